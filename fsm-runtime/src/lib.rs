@@ -1,0 +1,40 @@
+//! Run-time half of the `fsm!` framework.
+//!
+//! The [`fsm!`] macro turns a go-statemachine style table into a typed input enum, a pure
+//! transition function and an entry-handler trait. Everything those generated items refer to
+//! lives here:
+//!
+//! * [`Machine`]: the trait every generated machine implements; the seam the state group,
+//!   diagrams and introspection are written against.
+//! * [`Outcome`]: what applying one input to one state did.
+//! * [`Context`] and [`RunEntry`]: how entry funcs are dispatched and how they trigger
+//!   further events on their own machine.
+//! * [`table`]: the static description of a declared table (events, transitions, actions,
+//!   entry funcs, finality) in declaration order.
+//!
+//! # Semantics
+//!
+//! The transition function follows go-statemachine v1.0.3 with the deliberate improvements of
+//! the design contract (§3):
+//!
+//! 1. The exact `(event, status)` transition wins over the event's `FromAny` transition,
+//!    whatever the declaration order. With neither, the input is rejected as
+//!    [`Outcome::Invalid`], the state is untouched and the action does not run.
+//! 2. The action runs before the status changes, so it sees the source status.
+//! 3. `To(s)` sets the status and schedules `s`'s entry func even when `s` is the current
+//!    status; `ToNoChange` schedules the current status's entry func again; `ToJustRecord`
+//!    schedules nothing.
+//! 4. An action that fails leaves the state exactly as it was (Go keeps its partial writes).
+//!    The generated code runs the action on a copy of the state and swaps the copy in only on
+//!    success, so a panicking action leaves the state untouched as well. Events without an
+//!    action never copy the state.
+//! 6. A machine whose status is final rejects every input with [`Outcome::AlreadyFinal`].
+
+pub use fsm_macros::fsm;
+
+mod context;
+mod machine;
+pub mod table;
+
+pub use context::Context;
+pub use machine::{ActionError, ActionResult, EntryError, EntryResult, Machine, Outcome, RunEntry};

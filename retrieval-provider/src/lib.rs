@@ -1,0 +1,1 @@
+//! The Filecoin retrieval provider deal machine, ported from go-fil-markets v1.28.3.
