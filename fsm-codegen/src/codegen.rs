@@ -1,0 +1,626 @@
+//! Stage 4: [`ir::Machine`] → Rust items.
+//!
+//! One function per generated item, each returning the tokens of that item only. Paths into the
+//! runtime are absolute (`::fsm_runtime::…`) so the expansion works wherever it is invoked.
+
+use proc_macro2::{Ident, TokenStream};
+use quote::{format_ident, quote};
+use syn::{Path, Type};
+
+use crate::ir::{Action, ActionKind, Destination, Event, Machine, Sources};
+use crate::validate::{path_text, type_text};
+
+/// Whether the table passed validation. With errors, the transition function is a stub and no
+/// action bodies are emitted, so that only the table's own diagnostics are shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Emit everything.
+    Full,
+    /// Emit the items other code refers to, with a stub transition function.
+    Fallback,
+}
+
+/// All items of one machine.
+pub fn generate(machine: &Machine, mode: Mode) -> TokenStream {
+    let unit = machine_struct(machine);
+    let input = input_enum(machine);
+    let entry = entry_trait(machine);
+    let actions = match mode {
+        Mode::Full => action_fns(machine),
+        Mode::Fallback => TokenStream::new(),
+    };
+    let machine_impl = machine_impl(machine, mode);
+    let run_entry = run_entry_impl(machine);
+    quote! {
+        #unit
+        #input
+        #entry
+        #actions
+        #machine_impl
+        #run_entry
+    }
+}
+
+fn machine_struct(machine: &Machine) -> TokenStream {
+    let Machine {
+        attrs, vis, name, ..
+    } = machine;
+    quote! {
+        #(#attrs)*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+        #vis struct #name;
+    }
+}
+
+fn input_enum(machine: &Machine) -> TokenStream {
+    let Machine {
+        vis,
+        name,
+        input,
+        event,
+        ..
+    } = machine;
+    let enum_doc = format!(
+        "Typed inputs of [`{name}`]: one variant per declared event, carrying its action's \
+         payload."
+    );
+    let variants = machine.events.iter().map(|event| {
+        let variant = &event.variant;
+        let doc = format!("`{}`.", path_text(&event.code));
+        let payload = payload_types(event);
+        if payload.is_empty() {
+            quote! { #[doc = #doc] #variant }
+        } else {
+            quote! { #[doc = #doc] #variant(#(#payload),*) }
+        }
+    });
+    let code_arms = machine.events.iter().map(|event| {
+        let variant = &event.variant;
+        let code = &event.code;
+        if payload_types(event).is_empty() {
+            quote! { Self::#variant => #code }
+        } else {
+            quote! { Self::#variant(..) => #code }
+        }
+    });
+    let code_body = if machine.events.is_empty() {
+        quote! { match *self {} }
+    } else {
+        quote! { match self { #(#code_arms,)* } }
+    };
+    quote! {
+        #[doc = #enum_doc]
+        #[derive(Debug)]
+        #vis enum #input {
+            #(#variants,)*
+        }
+
+        impl #input {
+            /// The event code of this input.
+            #[must_use]
+            #vis const fn code(&self) -> #event {
+                #code_body
+            }
+        }
+    }
+}
+
+fn payload_types(event: &Event) -> Vec<&Type> {
+    event
+        .action
+        .iter()
+        .flat_map(|action| &action.payload)
+        .map(|param| &param.ty)
+        .collect()
+}
+
+fn entry_trait(machine: &Machine) -> TokenStream {
+    let Machine {
+        vis,
+        name,
+        entry,
+        state,
+        ..
+    } = machine;
+    let doc = format!(
+        "Entry funcs of [`{name}`]. `self` is the environment the funcs run against (Go's \
+         `environment` parameter); each func gets a context to trigger further events on its \
+         machine and a snapshot of the saved state."
+    );
+    let methods = machine.entry_funcs.iter().map(|func| {
+        let method = &func.name;
+        let states = func
+            .states
+            .iter()
+            .map(|state| format!("`{}`", path_text(state)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let doc = format!("Entry func of {states}.");
+        quote! {
+            #[doc = #doc]
+            fn #method(
+                &self,
+                ctx: &mut ::fsm_runtime::Context<#name>,
+                state: &#state,
+            ) -> impl ::core::future::Future<Output = ::fsm_runtime::EntryResult> + ::core::marker::Send;
+        }
+    });
+    quote! {
+        #[doc = #doc]
+        #vis trait #entry: ::core::marker::Send + ::core::marker::Sync + 'static {
+            #(#methods)*
+        }
+    }
+}
+
+/// The private associated function an event's inline action is lowered to.
+fn action_fn_name(event: &Event) -> Ident {
+    format_ident!("__action_{}", snake_case(&event.variant.to_string()))
+}
+
+fn action_fns(machine: &Machine) -> TokenStream {
+    let name = &machine.name;
+    let state = &machine.state;
+    let fns = machine.events.iter().filter_map(|event| {
+        let action = event.action.as_ref()?;
+        let ActionKind::Inline {
+            state_pat,
+            body,
+            output,
+        } = &action.kind
+        else {
+            return None;
+        };
+        let fn_name = action_fn_name(event);
+        let doc = format!("The action of `{}`.", path_text(&event.code));
+        let params = action.payload.iter().enumerate().map(|(index, param)| {
+            let ty = &param.ty;
+            match &param.pat {
+                Some(pat) => quote! { #pat: #ty },
+                None => {
+                    let name = format_ident!("payload{index}");
+                    quote! { #name: #ty }
+                }
+            }
+        });
+        let output = match output {
+            syn::ReturnType::Default => quote! { -> ::fsm_runtime::ActionResult },
+            explicit @ syn::ReturnType::Type(..) => quote! { #explicit },
+        };
+        let body = match body {
+            syn::Expr::Block(block) => quote! { #block },
+            other => quote! { { #other } },
+        };
+        Some(quote! {
+            #[doc = #doc]
+            #[allow(clippy::unnecessary_wraps, clippy::needless_pass_by_value)]
+            fn #fn_name(#state_pat: &mut #state, #(#params),*) #output #body
+        })
+    });
+    let fns: Vec<_> = fns.collect();
+    if fns.is_empty() {
+        return TokenStream::new();
+    }
+    quote! {
+        impl #name {
+            #(#fns)*
+        }
+    }
+}
+
+fn machine_impl(machine: &Machine, mode: Mode) -> TokenStream {
+    let Machine {
+        name,
+        state,
+        status,
+        event,
+        input,
+        status_field,
+        consume_all,
+        ..
+    } = machine;
+    let name_text = name.to_string();
+    let table = table_static(machine);
+    let is_final = is_final_body(machine);
+    let entry_func = entry_func_body(machine);
+    let transition = match mode {
+        Mode::Full => transition_body(machine),
+        Mode::Fallback => quote! {
+            let _ = (state, input);
+            ::core::unreachable!("this machine's table has errors and was not compiled")
+        },
+    };
+    quote! {
+        impl ::fsm_runtime::Machine for #name {
+            type State = #state;
+            type Status = #status;
+            type Event = #event;
+            type Input = #input;
+
+            const NAME: &'static str = #name_text;
+            const CONSUME_ALL_EVENTS_BEFORE_ENTRY_FUNCS: bool = #consume_all;
+
+            fn table() -> &'static ::fsm_runtime::table::Table<#status, #event> {
+                #table
+            }
+
+            #[inline]
+            fn status(state: &#state) -> #status {
+                state.#status_field
+            }
+
+            #[inline]
+            fn event(input: &#input) -> #event {
+                input.code()
+            }
+
+            #[inline]
+            fn is_final(status: #status) -> bool {
+                #is_final
+            }
+
+            fn entry_func(status: #status) -> ::core::option::Option<&'static str> {
+                #entry_func
+            }
+
+            fn transition(state: &mut #state, input: #input) -> ::fsm_runtime::Outcome<Self> {
+                #transition
+            }
+        }
+    }
+}
+
+fn is_final_body(machine: &Machine) -> TokenStream {
+    let finals = &machine.finality_states;
+    if finals.is_empty() {
+        quote! { let _ = status; false }
+    } else {
+        quote! { ::core::matches!(status, #(#finals)|*) }
+    }
+}
+
+fn entry_func_body(machine: &Machine) -> TokenStream {
+    let arms: Vec<_> = machine
+        .entry_funcs
+        .iter()
+        .filter(|func| !func.states.is_empty())
+        .map(|func| {
+            let states = &func.states;
+            let text = func.name.to_string();
+            quote! { #(#states)|* => ::core::option::Option::Some(#text) }
+        })
+        .collect();
+    if arms.is_empty() {
+        quote! { let _ = status; ::core::option::Option::None }
+    } else {
+        quote! {
+            match status {
+                #(#arms,)*
+                _ => ::core::option::Option::None,
+            }
+        }
+    }
+}
+
+fn transition_body(machine: &Machine) -> TokenStream {
+    let status_field = &machine.status_field;
+    let arms = machine.events.iter().map(|event| event_arm(machine, event));
+    let settle = quote! {
+        match target {
+            ::fsm_runtime::__private::Target::To(to) => {
+                state.#status_field = to;
+                ::fsm_runtime::Outcome::Moved { event, from, to }
+            }
+            ::fsm_runtime::__private::Target::NoChange => {
+                ::fsm_runtime::Outcome::Stayed { event, status: from }
+            }
+            ::fsm_runtime::__private::Target::JustRecord => {
+                ::fsm_runtime::Outcome::Recorded { event, status: from }
+            }
+        }
+    };
+    if machine.events.is_empty() {
+        return quote! {
+            let _ = state;
+            match input {}
+        };
+    }
+    quote! {
+        let from = state.#status_field;
+        if <Self as ::fsm_runtime::Machine>::is_final(from) {
+            return ::fsm_runtime::Outcome::AlreadyFinal { status: from, input };
+        }
+        let (event, target) = match input {
+            #(#arms)*
+        };
+        #settle
+    }
+}
+
+/// One arm of the transition `match`: pick the target, run the action, hand back
+/// `(event, target)` for the shared settle step.
+fn event_arm(machine: &Machine, event: &Event) -> TokenStream {
+    let input = &machine.input;
+    let variant = &event.variant;
+    let code = &event.code;
+    let payload: Vec<Ident> = (0..payload_types(event).len())
+        .map(|index| format_ident!("payload{index}"))
+        .collect();
+    let pattern = if payload.is_empty() {
+        quote! { #input::#variant }
+    } else {
+        quote! { #input::#variant(#(#payload),*) }
+    };
+    let invalid = quote! {
+        return ::fsm_runtime::Outcome::Invalid { status: from, input: #pattern }
+    };
+    let target = target_expr(event, &invalid);
+    let action = event
+        .action
+        .as_ref()
+        .map(|action| action_call(machine, event, action, &payload));
+    quote! {
+        #pattern => {
+            let target = #target;
+            #action
+            (#code, target)
+        }
+    }
+}
+
+/// The expression choosing the target: explicit arms first, then `FromAny`, else invalid.
+fn target_expr(event: &Event, invalid: &TokenStream) -> TokenStream {
+    // Group sources that share a destination into one arm, in order of first appearance.
+    let mut grouped: Vec<(&Destination, Vec<&Path>)> = Vec::new();
+    for arm in &event.arms {
+        match grouped
+            .iter_mut()
+            .find(|(dest, _)| **dest == arm.destination)
+        {
+            Some((_, sources)) => sources.push(&arm.source),
+            None => grouped.push((&arm.destination, vec![&arm.source])),
+        }
+    }
+    let fallback = match &event.any {
+        Some(destination) => target_value(destination),
+        None => invalid.clone(),
+    };
+    if grouped.is_empty() {
+        return fallback;
+    }
+    let arms = grouped.iter().map(|(destination, sources)| {
+        let value = target_value(destination);
+        quote! { #(#sources)|* => #value }
+    });
+    quote! {
+        match from {
+            #(#arms,)*
+            _ => #fallback,
+        }
+    }
+}
+
+fn target_value(destination: &Destination) -> TokenStream {
+    match destination {
+        Destination::To(state) => quote! { ::fsm_runtime::__private::Target::To(#state) },
+        Destination::NoChange => quote! { ::fsm_runtime::__private::Target::NoChange },
+        Destination::JustRecord => quote! { ::fsm_runtime::__private::Target::JustRecord },
+    }
+}
+
+/// Runs the action on a copy of the state and keeps the copy only on success (design §3.4).
+fn action_call(
+    machine: &Machine,
+    event: &Event,
+    action: &Action,
+    payload: &[Ident],
+) -> TokenStream {
+    let name = &machine.name;
+    let code = &event.code;
+    let (call, convert) = match &action.kind {
+        ActionKind::Inline { output, .. } => {
+            let fn_name = action_fn_name(event);
+            let explicit = crate::lower::has_explicit_output(output);
+            (
+                quote! { #name::#fn_name(&mut next, #(#payload),*) },
+                explicit,
+            )
+        }
+        ActionKind::Shared { function } => (quote! { #function(&mut next, #(#payload),*) }, true),
+    };
+    let error = if convert {
+        quote! { ::fsm_runtime::__private::action_error(error) }
+    } else {
+        quote! { error }
+    };
+    quote! {
+        let mut next = ::core::clone::Clone::clone(&*state);
+        if let ::core::result::Result::Err(error) = #call {
+            return ::fsm_runtime::Outcome::ActionFailed {
+                event: #code,
+                status: from,
+                error: #error,
+            };
+        }
+        *state = next;
+    }
+}
+
+fn run_entry_impl(machine: &Machine) -> TokenStream {
+    let Machine {
+        name,
+        entry,
+        state,
+        status_field,
+        ..
+    } = machine;
+    let arms: Vec<_> = machine
+        .entry_funcs
+        .iter()
+        .filter(|func| !func.states.is_empty())
+        .map(|func| {
+            let states = &func.states;
+            let method = &func.name;
+            quote! { #(#states)|* => handler.#method(ctx, state).await }
+        })
+        .collect();
+    let body = if arms.is_empty() {
+        quote! {
+            let _ = (handler, ctx, state);
+            ::core::result::Result::Ok(())
+        }
+    } else {
+        quote! {
+            match state.#status_field {
+                #(#arms,)*
+                _ => ::core::result::Result::Ok(()),
+            }
+        }
+    };
+    quote! {
+        impl<H: #entry> ::fsm_runtime::RunEntry<H> for #name {
+            fn run_entry<'a>(
+                handler: &'a H,
+                ctx: &'a mut ::fsm_runtime::Context<Self>,
+                state: &'a #state,
+            ) -> impl ::core::future::Future<Output = ::fsm_runtime::EntryResult> + ::core::marker::Send + 'a {
+                async move { #body }
+            }
+        }
+    }
+}
+
+fn table_static(machine: &Machine) -> TokenStream {
+    let Machine {
+        name,
+        state,
+        status,
+        event,
+        consume_all,
+        ..
+    } = machine;
+    let machine_name = name.to_string();
+    let state_text = type_text(state);
+    let status_text = type_text(status);
+    let event_text = type_text(event);
+    let t = quote! { ::fsm_runtime::table };
+    let events = machine.events.iter().map(|info| {
+        let code = &info.code;
+        let event_name = info.variant.to_string();
+        let path = path_text(code);
+        let transitions = info.groups.iter().map(|group| {
+            let sources = match &group.sources {
+                Sources::States(states) => {
+                    let states = states.iter().map(|state| status_info(state));
+                    quote! { #t::Sources::States(&[#(#states),*]) }
+                }
+                Sources::Any => quote! { #t::Sources::Any },
+            };
+            let destination = match &group.destination {
+                Destination::To(state) => {
+                    let info = status_info(state);
+                    quote! { #t::Destination::To(#info) }
+                }
+                Destination::NoChange => quote! { #t::Destination::NoChange },
+                Destination::JustRecord => quote! { #t::Destination::JustRecord },
+            };
+            quote! { #t::Transition { sources: #sources, destination: #destination } }
+        });
+        let action = match &info.action {
+            None => quote! { ::core::option::Option::None },
+            Some(action) => {
+                let function = match &action.kind {
+                    ActionKind::Inline { .. } => quote! { ::core::option::Option::None },
+                    ActionKind::Shared { function } => {
+                        let text = path_text(function);
+                        quote! { ::core::option::Option::Some(#text) }
+                    }
+                };
+                let params = action.payload.iter().enumerate().map(|(index, param)| {
+                    let name = param.pat.as_ref().map_or_else(
+                        || format!("arg{index}"),
+                        |pat| match pat {
+                            syn::Pat::Ident(ident) => ident.ident.to_string(),
+                            _ => "_".to_owned(),
+                        },
+                    );
+                    let ty = type_text(&param.ty);
+                    quote! { #t::PayloadParam { name: #name, ty: #ty } }
+                });
+                quote! {
+                    ::core::option::Option::Some(#t::ActionInfo {
+                        function: #function,
+                        payload: &[#(#params),*],
+                    })
+                }
+            }
+        };
+        quote! {
+            #t::EventInfo {
+                event: #code,
+                name: #event_name,
+                path: #path,
+                transitions: &[#(#transitions),*],
+                action: #action,
+            }
+        }
+    });
+    let finals = machine
+        .finality_states
+        .iter()
+        .map(|state| status_info(state));
+    let entry_funcs = machine.entry_funcs.iter().map(|func| {
+        let func_name = func.name.to_string();
+        let states = func.states.iter().map(|state| status_info(state));
+        quote! { #t::EntryFuncInfo { name: #func_name, states: &[#(#states),*] } }
+    });
+    quote! {
+        static TABLE: #t::Table<#status, #event> = #t::Table {
+            machine: #machine_name,
+            state_type: #state_text,
+            status_type: #status_text,
+            event_type: #event_text,
+            consume_all_events_before_entry_funcs: #consume_all,
+            events: &[#(#events),*],
+            finality_states: &[#(#finals),*],
+            entry_funcs: &[#(#entry_funcs),*],
+        };
+        &TABLE
+    }
+}
+
+fn status_info(state: &Path) -> TokenStream {
+    let text = path_text(state);
+    quote! { ::fsm_runtime::table::StatusInfo { status: #state, path: #text } }
+}
+
+/// `DealAccepted` → `deal_accepted`.
+pub fn snake_case(camel: &str) -> String {
+    let mut out = String::with_capacity(camel.len() + 4);
+    let mut previous_lower = false;
+    for ch in camel.chars() {
+        if ch.is_uppercase() {
+            if previous_lower {
+                out.push('_');
+            }
+            out.extend(ch.to_lowercase());
+            previous_lower = false;
+        } else {
+            out.push(ch);
+            previous_lower = ch.is_lowercase() || ch.is_ascii_digit();
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::snake_case;
+
+    #[test]
+    fn snake_case_splits_words() {
+        assert_eq!(snake_case("DealAccepted"), "deal_accepted");
+        assert_eq!(snake_case("Open"), "open");
+        assert_eq!(snake_case("Step2Done"), "step2_done");
+    }
+}

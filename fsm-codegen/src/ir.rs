@@ -1,0 +1,141 @@
+//! Stage 3's output: the machine as the code generator needs it.
+//!
+//! Lowering resolves everything the table leaves implicit: `FromMany` is flattened into one
+//! arm per source, `FromAny` is kept apart as the fallback that explicit arms beat, header
+//! defaults are filled in, and action parameters are split into the state parameter and the
+//! payload. Every type derives `Debug + PartialEq`, so lowering is unit-tested by comparing
+//! values (syn's `PartialEq` ignores spans).
+
+use syn::{Attribute, Expr, Ident, Pat, Path, ReturnType, Type, Visibility};
+
+/// A lowered machine.
+#[derive(Debug, PartialEq)]
+pub struct Machine {
+    /// Attributes and docs of the machine.
+    pub attrs: Vec<Attribute>,
+    /// Visibility of the generated items.
+    pub vis: Visibility,
+    /// The machine's name (the generated unit struct).
+    pub name: Ident,
+    /// The state (record) type.
+    pub state: Type,
+    /// The status type.
+    pub status: Type,
+    /// The event-code type.
+    pub event: Type,
+    /// The generated input enum's name.
+    pub input: Ident,
+    /// The generated entry-handler trait's name.
+    pub entry: Ident,
+    /// The state field holding the status.
+    pub status_field: Ident,
+    /// Consume-all mode.
+    pub consume_all: bool,
+    /// Events in declaration order.
+    pub events: Vec<Event>,
+    /// Finality states in declaration order.
+    pub finality_states: Vec<Path>,
+    /// Entry funcs in declaration order.
+    pub entry_funcs: Vec<EntryFunc>,
+}
+
+/// A lowered event.
+#[derive(Debug, PartialEq)]
+pub struct Event {
+    /// The event code, e.g. `ProviderEvent::Open`.
+    pub code: Path,
+    /// The input-enum variant: the code's last segment.
+    pub variant: Ident,
+    /// The groups as declared (`FromMany` kept whole), for the table description.
+    pub groups: Vec<Group>,
+    /// One arm per explicit source, in declaration order.
+    pub arms: Vec<Arm>,
+    /// The `FromAny` destination: used when no arm matches.
+    pub any: Option<Destination>,
+    /// The action.
+    pub action: Option<Action>,
+}
+
+/// A `From…`/`To…` group as declared.
+#[derive(Debug, PartialEq)]
+pub struct Group {
+    /// Where it applies from.
+    pub sources: Sources,
+    /// Where it goes.
+    pub destination: Destination,
+}
+
+/// The source side of a group.
+#[derive(Debug, PartialEq)]
+pub enum Sources {
+    /// Explicit statuses (`From` has one, `FromMany` several).
+    States(Vec<Path>),
+    /// `FromAny()`.
+    Any,
+}
+
+/// One explicit source and its destination.
+#[derive(Debug, PartialEq)]
+pub struct Arm {
+    /// The source status.
+    pub source: Path,
+    /// Where it goes.
+    pub destination: Destination,
+}
+
+/// Where a transition goes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Destination {
+    /// `To(s)`.
+    To(Path),
+    /// `ToNoChange()`.
+    NoChange,
+    /// `ToJustRecord()`.
+    JustRecord,
+}
+
+/// An event's action.
+#[derive(Debug, PartialEq)]
+pub struct Action {
+    /// Inline closure or shared function.
+    pub kind: ActionKind,
+    /// The payload: the parameters after the state, in order.
+    pub payload: Vec<PayloadParam>,
+}
+
+/// How the action is written.
+#[derive(Debug, PartialEq)]
+pub enum ActionKind {
+    /// A closure, lowered to a private associated function of the machine.
+    Inline {
+        /// The pattern of the state parameter (usually an identifier).
+        state_pat: Pat,
+        /// The closure body.
+        body: Expr,
+        /// The closure's return type (`Default` when not written).
+        output: ReturnType,
+    },
+    /// A named function shared by several events.
+    Shared {
+        /// The function's path.
+        function: Path,
+    },
+}
+
+/// One payload parameter.
+#[derive(Debug, PartialEq)]
+pub struct PayloadParam {
+    /// The parameter pattern (for inline actions) or `None` (shared actions name no parameters).
+    pub pat: Option<Pat>,
+    /// The parameter type.
+    pub ty: Type,
+}
+
+/// An entry func and the statuses it serves.
+#[derive(Debug, PartialEq)]
+pub struct EntryFunc {
+    /// The func's name: the method of the generated trait.
+    pub name: Ident,
+    /// The statuses it serves.
+    pub states: Vec<Path>,
+}
