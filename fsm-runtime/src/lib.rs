@@ -36,5 +36,9 @@ mod context;
 mod machine;
 pub mod table;
 
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
+
 pub use context::Context;
 pub use machine::{ActionError, ActionResult, EntryError, EntryResult, Machine, Outcome, RunEntry};
