@@ -11,6 +11,10 @@
 //!   further events on their own machine.
 //! * [`table`]: the static description of a declared table (events, transitions, actions,
 //!   entry funcs, finality) in declaration order.
+//! * [`diagram`] and [`analysis`]: Mermaid and PlantUML state diagrams drawn from a table's
+//!   description, and a static analysis that reports unreachable states, states with no way
+//!   out or no path to a final state, dead `FromAny` and final-state transitions, and entry
+//!   funcs that never run.
 //!
 //! # Semantics
 //!
@@ -32,7 +36,9 @@
 
 pub use fsm_macros::fsm;
 
+pub mod analysis;
 mod context;
+pub mod diagram;
 mod machine;
 pub mod table;
 
