@@ -10,12 +10,11 @@ use std::fmt;
 use std::path::PathBuf;
 
 use fsm_runtime::diagram::{self, AnyStateEffect, Diagram, Format};
-use fsm_runtime::table::{
-    ActionInfo, Destination, EntryFuncInfo, EventInfo, PayloadParam, Sources, StatusInfo, Table,
-    Transition,
-};
+use fsm_runtime::table::Table;
+use fsm_runtime::{ActionResult, Machine, fsm};
 
-/// The status of the demo order machine. Declared out of `Ord` order in the table on purpose.
+/// The status of the demo order machine. `Fail` lists its sources out of `Ord` order on
+/// purpose.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 enum OrderStatus {
     Draft,
@@ -54,138 +53,71 @@ impl fmt::Display for OrderEvent {
     }
 }
 
-macro_rules! status {
-    ($s:ident) => {
-        StatusInfo {
-            status: OrderStatus::$s,
-            path: concat!("OrderStatus::", stringify!($s)),
-        }
-    };
+/// The record of the demo order machine.
+#[derive(Debug, Clone)]
+struct Order {
+    status: OrderStatus,
+    notes: Vec<String>,
+    paid: u64,
 }
 
-macro_rules! from {
-    (any => $dest:expr) => {
-        Transition { sources: Sources::Any, destination: $dest }
-    };
-    ($($s:ident),+ => $dest:expr) => {
-        Transition { sources: Sources::States(&[$(status!($s)),+]), destination: $dest }
-    };
+/// The shared action of `Fail`.
+fn record_error(order: &mut Order, error: String) -> ActionResult {
+    order.notes.push(error);
+    Ok(())
 }
 
-macro_rules! event {
-    ($e:ident, [$($t:expr),+ $(,)?], $action:expr) => {
-        EventInfo {
-            event: OrderEvent::$e,
-            name: stringify!($e),
-            path: concat!("OrderEvent::", stringify!($e)),
-            transitions: &[$($t),+],
-            action: $action,
-        }
-    };
+fsm! {
+    /// A small order machine that uses every builder word: `From`, `FromMany`, `FromAny`, `To`,
+    /// `ToNoChange`, `ToJustRecord`, inline and shared `Action`s, finality and entry funcs
+    /// (one of them shared by two states).
+    machine OrderFsm {
+        state: Order,
+        status: OrderStatus,
+        event: OrderEvent,
+        input: OrderInput,
+        entry: OrderEntryFuncs,
+    }
+    events {
+        Event(OrderEvent::Edit)
+            .From(OrderStatus::Draft).ToNoChange()
+            .Action(|order: &mut Order, text: String| {
+                order.notes.push(text);
+                Ok(())
+            }),
+        Event(OrderEvent::Submit).From(OrderStatus::Draft).To(OrderStatus::Submitted),
+        Event(OrderEvent::Pay)
+            .From(OrderStatus::Submitted).To(OrderStatus::Paid)
+            .From(OrderStatus::Paid).ToJustRecord()
+            .Action(|order: &mut Order, amount: u64| {
+                order.paid += amount;
+                Ok(())
+            }),
+        Event(OrderEvent::Ship).From(OrderStatus::Paid).To(OrderStatus::Shipped),
+        Event(OrderEvent::Deliver).From(OrderStatus::Shipped).To(OrderStatus::Delivered),
+        Event(OrderEvent::Remind)
+            .FromMany(OrderStatus::Paid, OrderStatus::Submitted).ToJustRecord(),
+        Event(OrderEvent::Fail)
+            .FromMany(OrderStatus::Shipped, OrderStatus::Submitted, OrderStatus::Paid)
+            .To(OrderStatus::Failed)
+            .Action(record_error as fn(&mut Order, String)),
+        Event(OrderEvent::Ping).FromAny().ToNoChange(),
+        Event(OrderEvent::Cancel)
+            .From(OrderStatus::Shipped).ToJustRecord()
+            .FromAny().To(OrderStatus::Cancelled),
+        Event(OrderEvent::Annotate).FromAny().ToJustRecord(),
+    }
+    finality_states { OrderStatus::Delivered, OrderStatus::Cancelled, OrderStatus::Failed }
+    entry_funcs {
+        OrderStatus::Submitted => notify_customer,
+        OrderStatus::Paid | OrderStatus::Shipped => track_parcel,
+    }
 }
 
-/// The table `fsm!` emits for the demo order machine, written by hand:
-///
-/// ```text
-/// Event(Edit).From(Draft).ToNoChange().Action(|o, text: String| ..)
-/// Event(Submit).From(Draft).To(Submitted)
-/// Event(Pay).From(Submitted).To(Paid).From(Paid).ToJustRecord().Action(|o, amount: u64| ..)
-/// Event(Ship).From(Paid).To(Shipped)
-/// Event(Deliver).From(Shipped).To(Delivered)
-/// Event(Remind).FromMany(Paid, Submitted).ToJustRecord()
-/// Event(Fail).FromMany(Shipped, Submitted, Paid).To(Failed).Action(record_error as fn(..))
-/// Event(Ping).FromAny().ToNoChange()
-/// Event(Cancel).From(Shipped).ToJustRecord().FromAny().To(Cancelled)
-/// Event(Annotate).FromAny().ToJustRecord()
-/// finality_states { Delivered, Cancelled, Failed }
-/// entry_funcs { Submitted => notify_customer, Paid | Shipped => track_parcel }
-/// ```
-static ORDER: Table<OrderStatus, OrderEvent> = Table {
-    machine: "OrderFsm",
-    state_type: "Order",
-    status_type: "OrderStatus",
-    event_type: "OrderEvent",
-    consume_all_events_before_entry_funcs: false,
-    events: &[
-        event!(
-            Edit,
-            [from!(Draft => Destination::NoChange)],
-            Some(ActionInfo {
-                function: None,
-                payload: &[PayloadParam {
-                    name: "text",
-                    ty: "String",
-                }],
-            })
-        ),
-        event!(
-            Submit,
-            [from!(Draft => Destination::To(status!(Submitted)))],
-            None
-        ),
-        event!(
-            Pay,
-            [
-                from!(Submitted => Destination::To(status!(Paid))),
-                from!(Paid => Destination::JustRecord),
-            ],
-            Some(ActionInfo {
-                function: None,
-                payload: &[PayloadParam {
-                    name: "amount",
-                    ty: "u64",
-                }],
-            })
-        ),
-        event!(
-            Ship,
-            [from!(Paid => Destination::To(status!(Shipped)))],
-            None
-        ),
-        event!(
-            Deliver,
-            [from!(Shipped => Destination::To(status!(Delivered)))],
-            None
-        ),
-        event!(
-            Remind,
-            [from!(Paid, Submitted => Destination::JustRecord)],
-            None
-        ),
-        event!(
-            Fail,
-            [from!(Shipped, Submitted, Paid => Destination::To(status!(Failed)))],
-            Some(ActionInfo {
-                function: Some("record_error"),
-                payload: &[PayloadParam {
-                    name: "arg0",
-                    ty: "String",
-                }],
-            })
-        ),
-        event!(Ping, [from!(any => Destination::NoChange)], None),
-        event!(
-            Cancel,
-            [
-                from!(Shipped => Destination::JustRecord),
-                from!(any => Destination::To(status!(Cancelled))),
-            ],
-            None
-        ),
-        event!(Annotate, [from!(any => Destination::JustRecord)], None),
-    ],
-    finality_states: &[status!(Delivered), status!(Cancelled), status!(Failed)],
-    entry_funcs: &[
-        EntryFuncInfo {
-            name: "notify_customer",
-            states: &[status!(Submitted)],
-        },
-        EntryFuncInfo {
-            name: "track_parcel",
-            states: &[status!(Paid), status!(Shipped)],
-        },
-    ],
-};
+/// The demo machine's table.
+fn order() -> &'static Table<OrderStatus, OrderEvent> {
+    OrderFsm::table()
+}
 
 /// Compares `actual` with the golden file `name`, or rewrites it when `UPDATE_GOLDEN` is set.
 fn check_golden(name: &str, actual: &str) {
@@ -217,7 +149,7 @@ fn check_golden(name: &str, actual: &str) {
 fn mermaid_matches_golden_file() {
     check_golden(
         "order.mmd",
-        &diagram::mermaid(&ORDER, &[OrderStatus::Draft]),
+        &diagram::mermaid(order(), &[OrderStatus::Draft]),
     );
 }
 
@@ -225,13 +157,13 @@ fn mermaid_matches_golden_file() {
 fn plantuml_matches_golden_file() {
     check_golden(
         "order.puml",
-        &diagram::plantuml(&ORDER, &[OrderStatus::Draft]),
+        &diagram::plantuml(order(), &[OrderStatus::Draft]),
     );
 }
 
 #[test]
 fn states_are_sources_and_to_destinations_in_ord_order() {
-    let layout = Diagram::new(&ORDER, &[OrderStatus::Draft]);
+    let layout = Diagram::new(order(), &[OrderStatus::Draft]);
     let labels: Vec<_> = layout.states.iter().map(|s| s.label.as_str()).collect();
     assert_eq!(
         labels,
@@ -262,7 +194,7 @@ fn states_are_sources_and_to_destinations_in_ord_order() {
 
 #[test]
 fn edges_follow_event_order_then_state_order() {
-    let layout = Diagram::new(&ORDER, &[OrderStatus::Draft]);
+    let layout = Diagram::new(order(), &[OrderStatus::Draft]);
     let edges: Vec<_> = layout
         .edges
         .iter()
@@ -292,7 +224,7 @@ fn edges_follow_event_order_then_state_order() {
 
 #[test]
 fn any_state_events_and_just_record_notes_are_listed_not_drawn() {
-    let layout = Diagram::new(&ORDER, &[OrderStatus::Draft]);
+    let layout = Diagram::new(order(), &[OrderStatus::Draft]);
     let any: Vec<_> = layout
         .any_state_events
         .iter()
@@ -334,8 +266,8 @@ fn any_state_events_and_just_record_notes_are_listed_not_drawn() {
 
 #[test]
 fn both_formats_print_the_same_body() {
-    let mermaid = diagram::render(Format::Mermaid, &ORDER, &[OrderStatus::Draft]);
-    let plantuml = diagram::render(Format::PlantUml, &ORDER, &[OrderStatus::Draft]);
+    let mermaid = diagram::render(Format::Mermaid, order(), &[OrderStatus::Draft]);
+    let plantuml = diagram::render(Format::PlantUml, order(), &[OrderStatus::Draft]);
     let mermaid_body: Vec<_> = mermaid.lines().skip(1).collect();
     let plantuml_lines: Vec<_> = plantuml.lines().collect();
     assert_eq!(plantuml_lines.first(), Some(&"@startuml"));
