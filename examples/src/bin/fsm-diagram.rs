@@ -1,0 +1,216 @@
+//! Prints a named machine's state diagram, so diagrams can be regenerated without writing code.
+//!
+//! ```text
+//! fsm-diagram <machine> <mermaid|plantuml>
+//! cargo run -p fsm-examples --bin fsm-diagram -- demo mermaid
+//! ```
+//!
+//! Known machines: `demo` (a small order machine using every builder word) and
+//! `retrievalprovider` (the retrieval provider deal machine, whose output is kept in
+//! `docs/retrievalprovider.mmd` and `docs/retrievalprovider.puml`).
+
+use std::fmt;
+use std::process::ExitCode;
+
+use fsm_runtime::diagram::{self, Format};
+use fsm_runtime::{ActionResult, Machine, fsm};
+
+/// A machine the binary can draw.
+struct Known {
+    /// The name given on the command line.
+    name: &'static str,
+    /// Draws the machine in a format.
+    draw: fn(Format) -> String,
+}
+
+/// Every machine the binary can draw.
+const MACHINES: &[Known] = &[Known {
+    name: "demo",
+    draw: |format| diagram::render(format, OrderFsm::table(), &[OrderStatus::Draft]),
+}];
+
+const USAGE: &str = "usage: fsm-diagram <machine> <mermaid|plantuml>";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match run(&args) {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("fsm-diagram: {error}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// What went wrong with the command line.
+#[derive(Debug)]
+enum UsageError {
+    /// Not exactly two arguments.
+    Arguments,
+    /// A machine name the binary does not know.
+    Machine(String),
+    /// A format name that is not `mermaid` or `plantuml`.
+    Format(diagram::UnknownFormat),
+}
+
+impl fmt::Display for UsageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            UsageError::Arguments => f.write_str(USAGE),
+            UsageError::Machine(name) => {
+                let known: Vec<_> = MACHINES.iter().map(|machine| machine.name).collect();
+                write!(f, "unknown machine `{name}` (known: {})", known.join(", "))
+            }
+            UsageError::Format(error) => error.fmt(f),
+        }
+    }
+}
+
+/// The diagram the arguments ask for.
+fn run(args: &[String]) -> Result<String, UsageError> {
+    let [machine, format] = args else {
+        return Err(UsageError::Arguments);
+    };
+    let known = MACHINES
+        .iter()
+        .find(|known| known.name == machine)
+        .ok_or_else(|| UsageError::Machine(machine.clone()))?;
+    let format = format.parse::<Format>().map_err(UsageError::Format)?;
+    Ok((known.draw)(format))
+}
+
+/// The status of the demo order machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+enum OrderStatus {
+    Draft,
+    Submitted,
+    Paid,
+    Shipped,
+    Delivered,
+    Cancelled,
+    Failed,
+}
+
+impl fmt::Display for OrderStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}
+
+/// The event codes of the demo order machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum OrderEvent {
+    Edit,
+    Submit,
+    Pay,
+    Ship,
+    Deliver,
+    Remind,
+    Fail,
+    Ping,
+    Cancel,
+    Annotate,
+}
+
+impl fmt::Display for OrderEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}
+
+/// The record of the demo order machine.
+#[derive(Debug, Clone)]
+struct Order {
+    status: OrderStatus,
+    notes: Vec<String>,
+    paid: u64,
+}
+
+/// The shared action of `Fail`.
+fn record_error(order: &mut Order, error: String) -> ActionResult {
+    order.notes.push(error);
+    Ok(())
+}
+
+fsm! {
+    /// The demo: a small order machine that uses every builder word (the same machine as the
+    /// golden-file tests of `fsm_runtime::diagram`).
+    #[allow(dead_code)]
+    machine OrderFsm {
+        state: Order,
+        status: OrderStatus,
+        event: OrderEvent,
+        input: OrderInput,
+        entry: OrderEntryFuncs,
+    }
+    events {
+        Event(OrderEvent::Edit)
+            .From(OrderStatus::Draft).ToNoChange()
+            .Action(|order: &mut Order, text: String| {
+                order.notes.push(text);
+                Ok(())
+            }),
+        Event(OrderEvent::Submit).From(OrderStatus::Draft).To(OrderStatus::Submitted),
+        Event(OrderEvent::Pay)
+            .From(OrderStatus::Submitted).To(OrderStatus::Paid)
+            .From(OrderStatus::Paid).ToJustRecord()
+            .Action(|order: &mut Order, amount: u64| {
+                order.paid += amount;
+                Ok(())
+            }),
+        Event(OrderEvent::Ship).From(OrderStatus::Paid).To(OrderStatus::Shipped),
+        Event(OrderEvent::Deliver).From(OrderStatus::Shipped).To(OrderStatus::Delivered),
+        Event(OrderEvent::Remind)
+            .FromMany(OrderStatus::Paid, OrderStatus::Submitted).ToJustRecord(),
+        Event(OrderEvent::Fail)
+            .FromMany(OrderStatus::Shipped, OrderStatus::Submitted, OrderStatus::Paid)
+            .To(OrderStatus::Failed)
+            .Action(record_error as fn(&mut Order, String)),
+        Event(OrderEvent::Ping).FromAny().ToNoChange(),
+        Event(OrderEvent::Cancel)
+            .From(OrderStatus::Shipped).ToJustRecord()
+            .FromAny().To(OrderStatus::Cancelled),
+        Event(OrderEvent::Annotate).FromAny().ToJustRecord(),
+    }
+    finality_states { OrderStatus::Delivered, OrderStatus::Cancelled, OrderStatus::Failed }
+    entry_funcs {
+        OrderStatus::Submitted => notify_customer,
+        OrderStatus::Paid | OrderStatus::Shipped => track_parcel,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|arg| (*arg).to_owned()).collect()
+    }
+
+    #[test]
+    fn draws_a_known_machine_in_both_formats() {
+        let mermaid = run(&args(&["demo", "mermaid"])).unwrap();
+        assert!(mermaid.starts_with("stateDiagram-v2\n"));
+        let plantuml = run(&args(&["demo", "plantuml"])).unwrap();
+        assert!(plantuml.starts_with("@startuml\n") && plantuml.ends_with("@enduml\n"));
+    }
+
+    #[test]
+    fn bad_arguments_give_one_line_errors() {
+        let error = run(&args(&["nope", "mermaid"])).unwrap_err().to_string();
+        assert!(
+            error.starts_with("unknown machine `nope` (known: demo"),
+            "{error}"
+        );
+        let error = run(&args(&["demo", "svg"])).unwrap_err().to_string();
+        assert_eq!(
+            error,
+            "unknown diagram format `svg` (expected `mermaid` or `plantuml`)"
+        );
+        let error = run(&args(&["demo"])).unwrap_err().to_string();
+        assert_eq!(error, USAGE);
+    }
+}
