@@ -202,7 +202,11 @@ impl Diagram {
         }
     }
 
-    /// The state at `index` (an index taken from this diagram).
+    /// The state at `index`, an index taken from this diagram.
+    ///
+    /// # Panics
+    ///
+    /// If `index` is not an index into [`states`](Self::states).
     pub fn state(&self, index: usize) -> &StateNode {
         &self.states[index]
     }
