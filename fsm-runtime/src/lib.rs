@@ -33,13 +33,24 @@
 //!    success, so a panicking action leaves the state untouched as well. Events without an
 //!    action never copy the state.
 //! 6. A machine whose status is final rejects every input with [`Outcome::AlreadyFinal`].
+//!
+//! # Running machines
+//!
+//! [`Group`] runs many machines of one type, keyed by a [`MachineId`], on tokio, persisted in a
+//! [`store::Store`] (in memory, or the durable [`store::RedbStore`]) through a
+//! [`codec::Codec`] (DAG-CBOR by default). See the [`group`] module for its model and the
+//! decisions it makes where the design leaves them open.
 
 pub use fsm_macros::fsm;
 
 pub mod analysis;
+pub mod codec;
 mod context;
 pub mod diagram;
+pub mod group;
+mod id;
 mod machine;
+pub mod store;
 pub mod table;
 
 #[doc(hidden)]
@@ -47,4 +58,6 @@ pub mod table;
 pub mod __private;
 
 pub use context::Context;
+pub use group::{EntryErrorPolicy, Group, GroupBuilder};
+pub use id::{DisplayId, IdError, MachineId};
 pub use machine::{ActionError, ActionResult, EntryError, EntryResult, Machine, Outcome, RunEntry};

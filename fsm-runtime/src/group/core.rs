@@ -1,0 +1,172 @@
+//! The state shared by a group's handle and its machine tasks: sharded slots, the store, the
+//! committer, the lifecycle.
+
+use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasher, RandomState};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use tokio::sync::{Notify, broadcast, oneshot};
+
+use super::EntryErrorPolicy;
+use super::commit::Committer;
+use super::error::SendError;
+use super::notify::{AppliedOf, Notification};
+use super::stats::AtomicCounters;
+use crate::codec::{Codec, CodecError};
+use crate::id::MachineId;
+use crate::machine::Machine;
+use crate::store::{Store, StoreError};
+
+/// The reply channel of a `send_sync`.
+pub(super) type Reply<M, I> = oneshot::Sender<Result<AppliedOf<M>, SendError<M, I>>>;
+
+/// One input waiting in a machine's queue.
+pub(super) struct Queued<M: Machine, I: MachineId> {
+    pub(super) input: M::Input,
+    pub(super) reply: Option<Reply<M, I>>,
+}
+
+/// Why a machine accepts no more events.
+#[derive(Clone)]
+pub(super) enum Ended<S> {
+    /// It reached a final status.
+    Final(S),
+    /// An entry func failed under [`EntryErrorPolicy::Terminal`].
+    Halted(S, Arc<str>),
+}
+
+/// A machine known to this process. An idle machine is just this: no task, no channel.
+pub(super) struct Slot<M: Machine, I: MachineId> {
+    /// The decoded record, equal to the stored one. `None` while a task holds it, or when it
+    /// must be reloaded from the store.
+    pub(super) state: Option<M::State>,
+    /// Inputs waiting to be applied, in arrival order. Empty queues do not allocate.
+    pub(super) queue: VecDeque<Queued<M, I>>,
+    /// Whether a task is draining this machine (or a `begin` is creating it).
+    pub(super) busy: bool,
+    /// Set once the machine accepts no more events.
+    pub(super) ended: Option<Ended<M::Status>>,
+    /// The status and error of the last entry func, if it failed.
+    pub(super) entry_error: Option<(M::Status, Arc<str>)>,
+    /// When the machine last finished work.
+    pub(super) last_active: Instant,
+}
+
+impl<M: Machine, I: MachineId> Slot<M, I> {
+    pub(super) fn new(state: Option<M::State>) -> Self {
+        let ended = state
+            .as_ref()
+            .map(M::status)
+            .filter(|status| M::is_final(*status))
+            .map(Ended::Final);
+        Self {
+            state,
+            queue: VecDeque::new(),
+            busy: false,
+            ended,
+            entry_error: None,
+            last_active: Instant::now(),
+        }
+    }
+}
+
+pub(super) type Shard<M, I> = HashMap<I, Slot<M, I>>;
+
+/// Everything a group's handle and its tasks share.
+pub(super) struct Shared<M: Machine, H, I: MachineId, S, C> {
+    pub(super) shards: Box<[Mutex<Shard<M, I>>]>,
+    pub(super) hasher: RandomState,
+    pub(super) store: Arc<S>,
+    pub(super) codec: C,
+    pub(super) handler: H,
+    pub(super) policy: EntryErrorPolicy,
+    pub(super) prefix: Vec<u8>,
+    pub(super) notifications: broadcast::Sender<Notification<M, I>>,
+    pub(super) counters: Arc<AtomicCounters>,
+    pub(super) committer: Option<Committer>,
+    pub(super) stopping: AtomicBool,
+    pub(super) stopped: AtomicBool,
+    /// Machine tasks (and `begin`s) in flight.
+    pub(super) active: AtomicUsize,
+    pub(super) idle: Notify,
+    pub(super) opened_at: Instant,
+}
+
+impl<M, H, I, S, C> Shared<M, H, I, S, C>
+where
+    M: Machine,
+    H: Send + Sync + 'static,
+    I: MachineId,
+    S: Store,
+    C: Codec<M::State>,
+{
+    pub(super) fn shard_of(&self, id: &I) -> &Mutex<Shard<M, I>> {
+        // The modulo keeps the index in bounds; truncating the hash is intended.
+        let index = (self.hasher.hash_one(id) as usize) % self.shards.len();
+        &self.shards[index]
+    }
+
+    pub(super) fn lock<'a>(&self, shard: &'a Mutex<Shard<M, I>>) -> MutexGuard<'a, Shard<M, I>> {
+        // Nothing panics while a shard lock is held (user code never runs under it), but if it
+        // ever did, the map itself is still consistent.
+        shard
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub(super) fn key(&self, id: &I) -> Vec<u8> {
+        let mut key = Vec::with_capacity(self.prefix.len() + 16);
+        key.extend_from_slice(&self.prefix);
+        id.write_key(&mut key);
+        key
+    }
+
+    /// Reads and decodes the stored record of `id`.
+    pub(super) fn load(&self, id: &I) -> Result<Option<M::State>, LoadError> {
+        match self.store.get(&self.key(id)).map_err(LoadError::Store)? {
+            None => Ok(None),
+            Some(bytes) => self
+                .codec
+                .decode(&bytes)
+                .map(Some)
+                .map_err(LoadError::Corrupt),
+        }
+    }
+
+    /// Writes a record: through the committer when the store prefers group commit, inline
+    /// otherwise.
+    pub(super) async fn save(&self, key: Vec<u8>, value: Vec<u8>) -> Result<(), StoreError> {
+        match &self.committer {
+            Some(committer) => committer.write(key, value).await,
+            None => {
+                let result = self.store.put(&key, &value);
+                AtomicCounters::bump(&self.counters.commits);
+                result
+            }
+        }
+    }
+
+    /// Counts a task (or `begin`) as in flight.
+    pub(super) fn enter(&self) {
+        self.active.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Counts a task (or `begin`) as done, waking `stop` when it was the last.
+    pub(super) fn leave(&self) {
+        if self.active.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.idle.notify_waiters();
+        }
+    }
+
+    pub(super) fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
+    }
+}
+
+/// Why a record could not be loaded.
+pub(super) enum LoadError {
+    Store(StoreError),
+    Corrupt(CodecError),
+}

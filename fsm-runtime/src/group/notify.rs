@@ -1,0 +1,162 @@
+//! What the group reports: the summary of an applied event, and the notifications a
+//! [`Subscription`] receives.
+
+use std::fmt;
+use std::sync::Arc;
+
+use tokio::sync::broadcast;
+
+use crate::machine::Machine;
+
+/// How an applied event changed the status (the applied variants of
+/// [`Outcome`](crate::Outcome)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AppliedKind {
+    /// `To(s)`: the status moved (possibly to itself) and `s`'s entry func was scheduled.
+    Moved,
+    /// `ToNoChange`: the status stayed and its entry func was scheduled again.
+    Stayed,
+    /// `ToJustRecord`: the status stayed and nothing was scheduled.
+    Recorded,
+}
+
+/// An event that was applied and durably saved: what [`Group::send_sync`](super::Group::send_sync)
+/// returns. Use [`AppliedOf`] to name it for a machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Applied<S, E> {
+    /// The applied event.
+    pub event: E,
+    /// The status before the event.
+    pub from: S,
+    /// The status after the event.
+    pub to: S,
+    /// How the status changed.
+    pub kind: AppliedKind,
+}
+
+/// [`Applied`] for machine `M`.
+pub type AppliedOf<M> = Applied<<M as Machine>::Status, <M as Machine>::Event>;
+
+/// One notification from a group, in the order the machine produced it.
+pub struct Notification<M: Machine, I> {
+    /// The machine.
+    pub id: I,
+    /// What happened.
+    pub change: Change<M>,
+}
+
+/// What a [`Notification`] reports.
+pub enum Change<M: Machine> {
+    /// An event was applied and saved (sent after the save, design §3.8).
+    Applied {
+        /// The transition summary.
+        applied: AppliedOf<M>,
+        /// The record right after this event.
+        state: Arc<M::State>,
+    },
+    /// An entry func returned an error or panicked.
+    EntryFailed {
+        /// The status whose entry func failed.
+        status: M::Status,
+        /// The error text (or panic message).
+        error: Arc<str>,
+    },
+}
+
+impl<M: Machine, I: Clone> Clone for Notification<M, I> {
+    fn clone(&self) -> Self {
+        Self {
+            id: self.id.clone(),
+            change: self.change.clone(),
+        }
+    }
+}
+
+impl<M: Machine> Clone for Change<M> {
+    fn clone(&self) -> Self {
+        match self {
+            Self::Applied { applied, state } => Self::Applied {
+                applied: *applied,
+                state: Arc::clone(state),
+            },
+            Self::EntryFailed { status, error } => Self::EntryFailed {
+                status: *status,
+                error: Arc::clone(error),
+            },
+        }
+    }
+}
+
+impl<M: Machine, I: fmt::Debug> fmt::Debug for Notification<M, I> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Notification")
+            .field("id", &self.id)
+            .field("change", &self.change)
+            .finish()
+    }
+}
+
+impl<M: Machine> fmt::Debug for Change<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Applied { applied, state } => f
+                .debug_struct("Applied")
+                .field("applied", applied)
+                .field("state", state)
+                .finish(),
+            Self::EntryFailed { status, error } => f
+                .debug_struct("EntryFailed")
+                .field("status", status)
+                .field("error", error)
+                .finish(),
+        }
+    }
+}
+
+/// A stream of a group's [`Notification`]s, from [`Group::subscribe`](super::Group::subscribe).
+///
+/// Backed by a bounded broadcast buffer: a subscriber that falls behind never slows machines
+/// down; it loses the oldest notifications and learns how many with [`RecvError::Lagged`].
+pub struct Subscription<M: Machine, I> {
+    pub(super) rx: broadcast::Receiver<Notification<M, I>>,
+}
+
+/// Why [`Subscription::recv`] returned no notification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum RecvError {
+    /// The subscriber fell behind and this many notifications were dropped; the next call
+    /// continues with the oldest one still buffered.
+    #[error("subscriber lagged; {0} notifications were dropped")]
+    Lagged(u64),
+    /// The group is gone.
+    #[error("the group is closed")]
+    Closed,
+}
+
+impl<M: Machine, I: Clone> Subscription<M, I> {
+    /// The next notification.
+    pub async fn recv(&mut self) -> Result<Notification<M, I>, RecvError> {
+        self.rx.recv().await.map_err(|e| match e {
+            broadcast::error::RecvError::Lagged(n) => RecvError::Lagged(n),
+            broadcast::error::RecvError::Closed => RecvError::Closed,
+        })
+    }
+
+    /// The next notification if one is buffered, without waiting.
+    pub fn try_recv(&mut self) -> Option<Result<Notification<M, I>, RecvError>> {
+        match self.rx.try_recv() {
+            Ok(n) => Some(Ok(n)),
+            Err(broadcast::error::TryRecvError::Empty) => None,
+            Err(broadcast::error::TryRecvError::Lagged(n)) => Some(Err(RecvError::Lagged(n))),
+            Err(broadcast::error::TryRecvError::Closed) => Some(Err(RecvError::Closed)),
+        }
+    }
+}
+
+impl<M: Machine, I> fmt::Debug for Subscription<M, I> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Subscription")
+            .field("buffered", &self.rx.len())
+            .finish()
+    }
+}

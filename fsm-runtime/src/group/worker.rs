@@ -1,0 +1,435 @@
+//! The task that drains one machine's queue. It exists only while the machine has work: it
+//! applies queued inputs (one per round, or all of them in consume-all mode), saves the record,
+//! replies and notifies, runs the scheduled entry func, and exits when the queue is empty.
+
+use std::any::Any;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Instant;
+
+use futures::FutureExt;
+
+use super::EntryErrorPolicy;
+use super::core::{Ended, LoadError, Queued, Reply, Shared};
+use super::error::SendError;
+use super::notify::{Applied, AppliedKind, AppliedOf, Change, Notification};
+use super::stats::AtomicCounters;
+use crate::codec::{Codec, CodecError};
+use crate::context::Context;
+use crate::id::MachineId;
+use crate::machine::{Outcome, RunEntry};
+use crate::store::{Store, StoreError};
+
+/// Starts the task of machine `id`. The caller has marked the slot busy and called
+/// [`Shared::enter`]; the task calls [`Shared::leave`] when it exits.
+pub(super) fn spawn<M, H, I, S, C>(shared: Arc<Shared<M, H, I, S, C>>, id: I, run_entry_first: bool)
+where
+    M: RunEntry<H>,
+    H: Send + Sync + 'static,
+    I: MachineId,
+    S: Store,
+    C: Codec<M::State>,
+{
+    tokio::spawn(drive(shared, id, run_entry_first));
+}
+
+/// Reports a rejected input to its sender (or, for a triggered input, to the log).
+fn reject<M: RunEntry<H>, H, I: MachineId, S, C>(
+    shared: &Shared<M, H, I, S, C>,
+    reply: Option<Reply<M, I>>,
+    error: SendError<M, I>,
+) {
+    AtomicCounters::bump(&shared.counters.rejected);
+    match reply {
+        // A sender that stopped waiting does not care.
+        Some(reply) => drop(reply.send(Err(error))),
+        None => tracing::warn!(machine = M::NAME, %error, "triggered event rejected"),
+    }
+}
+
+fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(text) = payload.downcast_ref::<&str>() {
+        (*text).to_owned()
+    } else if let Some(text) = payload.downcast_ref::<String>() {
+        text.clone()
+    } else {
+        "panic with a non-string payload".to_owned()
+    }
+}
+
+/// The error a queued input gets once its machine has ended.
+fn ended_error<M: RunEntry<H>, H, I: MachineId>(
+    ended: &Ended<M::Status>,
+    id: I,
+    input: M::Input,
+) -> SendError<M, I> {
+    match ended {
+        Ended::Final(status) => SendError::Terminated {
+            id,
+            status: *status,
+            input,
+        },
+        Ended::Halted(status, error) => SendError::Halted {
+            id,
+            status: *status,
+            error: Arc::clone(error),
+            input,
+        },
+    }
+}
+
+/// An applied input waiting for its round to be saved.
+type Unsaved<M, I> = (Option<Reply<M, I>>, AppliedOf<M>);
+
+/// Why saving a round failed.
+enum SaveError {
+    Encode(CodecError),
+    Store(StoreError),
+}
+
+async fn drive<M, H, I, S, C>(shared: Arc<Shared<M, H, I, S, C>>, id: I, mut run_entry: bool)
+where
+    M: RunEntry<H>,
+    H: Send + Sync + 'static,
+    I: MachineId,
+    S: Store,
+    C: Codec<M::State>,
+{
+    let Some(mut state) = take_state(&shared, &id) else {
+        shared.leave();
+        return;
+    };
+    let mut ctx = Context::<M>::new();
+    let mut batch: Vec<Queued<M, I>> = Vec::new();
+    let mut done: Vec<Unsaved<M, I>> = Vec::new();
+    let mut notes: Vec<Notification<M, I>> = Vec::new();
+
+    loop {
+        // 1. The entry func scheduled by the previous round (or by resume-on-open), on the
+        //    saved snapshot. Events it triggers join the back of the queue below.
+        let mut entry_failure = None;
+        if run_entry {
+            let status = M::status(&state);
+            let result = AssertUnwindSafe(M::run_entry(&shared.handler, &mut ctx, &state))
+                .catch_unwind()
+                .await;
+            let failure = match result {
+                Ok(Ok(())) => None,
+                Ok(Err(error)) => Some(error.to_string()),
+                Err(payload) => Some(format!("entry func panicked: {}", panic_message(&*payload))),
+            };
+            entry_failure = Some(failure.map(|text| {
+                let text: Arc<str> = text.into();
+                AtomicCounters::bump(&shared.counters.entry_errors);
+                tracing::warn!(machine = M::NAME, id = %id.display(), ?status, error = %text, "entry func failed");
+                // Nobody listening is fine.
+                let _ = shared.notifications.send(Notification {
+                    id: id.clone(),
+                    change: Change::EntryFailed {
+                        status,
+                        error: Arc::clone(&text),
+                    },
+                });
+                (status, text)
+            }));
+        }
+
+        // 2. Under the shard lock: record the entry result, queue triggered inputs, take the
+        //    next batch or park the machine.
+        {
+            let mut shard = shared.lock(shared.shard_of(&id));
+            let Some(slot) = shard.get_mut(&id) else {
+                // Unreachable: a busy slot is only removed by its own task. Exit cleanly.
+                drop(shard);
+                shared.leave();
+                return;
+            };
+            if let Some(failure) = entry_failure {
+                if let (Some((status, text)), EntryErrorPolicy::Terminal) =
+                    (&failure, shared.policy)
+                {
+                    slot.ended = Some(Ended::Halted(*status, Arc::clone(text)));
+                }
+                slot.entry_error = failure;
+            }
+            if slot.ended.is_none() {
+                slot.queue.extend(
+                    ctx.drain_triggered()
+                        .map(|input| Queued { input, reply: None }),
+                );
+            } else {
+                ctx.drain_triggered().for_each(drop);
+            }
+            if let Some(ended) = slot.ended.clone() {
+                for queued in slot.queue.drain(..) {
+                    let error = ended_error(&ended, id.clone(), queued.input);
+                    reject(&shared, queued.reply, error);
+                }
+            }
+            if slot.queue.is_empty() {
+                slot.state = Some(state);
+                slot.busy = false;
+                slot.last_active = Instant::now();
+                drop(shard);
+                shared.leave();
+                return;
+            }
+            if M::CONSUME_ALL_EVENTS_BEFORE_ENTRY_FUNCS {
+                batch.extend(slot.queue.drain(..));
+            } else {
+                batch.extend(slot.queue.pop_front());
+            }
+        }
+
+        // 3. Apply the batch to the state.
+        let mut scheduled = false;
+        let mut final_status = None;
+        let subscribed = shared.notifications.receiver_count() > 0;
+        for Queued { input, reply } in batch.drain(..) {
+            if let Some(status) = final_status {
+                let error = SendError::Terminated {
+                    id: id.clone(),
+                    status,
+                    input,
+                };
+                reject(&shared, reply, error);
+                continue;
+            }
+            let event = M::event(&input);
+            let from = M::status(&state);
+            let span = tracing::debug_span!(
+                "fsm_event",
+                machine = M::NAME,
+                id = %id.display(),
+                event = ?event,
+                from = ?from,
+                to = tracing::field::Empty,
+            );
+            let _entered = span.enter();
+            let outcome =
+                std::panic::catch_unwind(AssertUnwindSafe(|| M::transition(&mut state, input)));
+            let (to, kind) = match outcome {
+                Ok(Outcome::Moved { to, .. }) => (to, AppliedKind::Moved),
+                Ok(Outcome::Stayed { status, .. }) => (status, AppliedKind::Stayed),
+                Ok(Outcome::Recorded { status, .. }) => (status, AppliedKind::Recorded),
+                Ok(Outcome::Invalid { status, input }) => {
+                    let id = id.clone();
+                    reject(&shared, reply, SendError::Invalid { id, status, input });
+                    continue;
+                }
+                Ok(Outcome::ActionFailed {
+                    event,
+                    status,
+                    error,
+                }) => {
+                    let id = id.clone();
+                    let error = SendError::ActionFailed {
+                        id,
+                        event,
+                        status,
+                        error,
+                    };
+                    reject(&shared, reply, error);
+                    continue;
+                }
+                Ok(Outcome::AlreadyFinal { status, input }) => {
+                    let id = id.clone();
+                    reject(&shared, reply, SendError::Terminated { id, status, input });
+                    continue;
+                }
+                Err(payload) => {
+                    let error = SendError::ActionPanicked {
+                        id: id.clone(),
+                        event,
+                        status: from,
+                        message: panic_message(&*payload),
+                    };
+                    reject(&shared, reply, error);
+                    continue;
+                }
+            };
+            span.record("to", tracing::field::debug(&to));
+            scheduled |= kind != AppliedKind::Recorded;
+            if M::is_final(to) {
+                final_status = Some(to);
+            }
+            let applied = Applied {
+                event,
+                from,
+                to,
+                kind,
+            };
+            if subscribed {
+                notes.push(Notification {
+                    id: id.clone(),
+                    change: Change::Applied {
+                        applied,
+                        state: Arc::new(state.clone()),
+                    },
+                });
+            }
+            done.push((reply, applied));
+        }
+
+        // 4. Save once for the batch, then (and only then) reply and notify.
+        if !done.is_empty() {
+            let mut bytes = Vec::new();
+            let saved = match shared.codec.encode(&state, &mut bytes) {
+                Ok(()) => shared
+                    .save(shared.key(&id), bytes)
+                    .await
+                    .map_err(SaveError::Store),
+                Err(error) => Err(SaveError::Encode(error)),
+            };
+            match saved {
+                Ok(()) => {
+                    for (reply, applied) in done.drain(..) {
+                        AtomicCounters::bump(&shared.counters.applied);
+                        if let Some(reply) = reply {
+                            // A sender that stopped waiting does not care.
+                            let _ = reply.send(Ok(applied));
+                        }
+                    }
+                    for note in notes.drain(..) {
+                        let _ = shared.notifications.send(note);
+                    }
+                }
+                Err(error) => {
+                    notes.clear();
+                    for (reply, applied) in done.drain(..) {
+                        let error = match &error {
+                            SaveError::Store(source) => SendError::Store {
+                                id: id.clone(),
+                                event: Some(applied.event),
+                                source: source.clone(),
+                                input: None,
+                            },
+                            SaveError::Encode(source) => SendError::Encode {
+                                id: id.clone(),
+                                event: applied.event,
+                                source: source.clone(),
+                            },
+                        };
+                        reject(&shared, reply, error);
+                    }
+                    // Roll back to the saved record: nothing of this round happened.
+                    match rollback(&shared, &id) {
+                        Some(saved_state) => state = saved_state,
+                        None => return,
+                    }
+                    scheduled = false;
+                    final_status = None;
+                }
+            }
+        }
+
+        // 5. Finality ends the machine; otherwise schedule the entry func.
+        if let Some(status) = final_status {
+            let mut shard = shared.lock(shared.shard_of(&id));
+            if let Some(slot) = shard.get_mut(&id) {
+                let ended = Ended::Final(status);
+                for queued in slot.queue.drain(..) {
+                    let error = ended_error(&ended, id.clone(), queued.input);
+                    reject(&shared, queued.reply, error);
+                }
+                slot.ended = Some(ended);
+                slot.state = Some(state);
+                slot.busy = false;
+                slot.last_active = Instant::now();
+            }
+            drop(shard);
+            shared.leave();
+            return;
+        }
+        run_entry = scheduled && M::entry_func(M::status(&state)).is_some();
+    }
+}
+
+/// Takes the machine's state out of its slot, loading it from the store when the slot holds
+/// none. On failure every queued input is rejected, the slot is removed (the next access
+/// retries the load) and `None` is returned.
+fn take_state<M, H, I, S, C>(shared: &Shared<M, H, I, S, C>, id: &I) -> Option<M::State>
+where
+    M: RunEntry<H>,
+    H: Send + Sync + 'static,
+    I: MachineId,
+    S: Store,
+    C: Codec<M::State>,
+{
+    {
+        let mut shard = shared.lock(shared.shard_of(id));
+        let slot = shard.get_mut(id)?;
+        if let Some(state) = slot.state.take() {
+            return Some(state);
+        }
+    }
+    let loaded = shared.load(id);
+    let mut shard = shared.lock(shared.shard_of(id));
+    match loaded {
+        Ok(Some(state)) => {
+            if let Some(slot) = shard.get_mut(id) {
+                let status = M::status(&state);
+                if M::is_final(status) {
+                    slot.ended = Some(Ended::Final(status));
+                }
+            }
+            Some(state)
+        }
+        failed => {
+            let slot = shard.remove(id)?;
+            drop(shard);
+            for queued in slot.queue {
+                let id = id.clone();
+                let input = queued.input;
+                let error = match &failed {
+                    Ok(_) => SendError::UnknownId { id, input },
+                    Err(LoadError::Corrupt(source)) => SendError::Corrupt {
+                        id,
+                        source: source.clone(),
+                        input: Some(input),
+                    },
+                    Err(LoadError::Store(source)) => SendError::Store {
+                        id,
+                        event: None,
+                        source: source.clone(),
+                        input: Some(input),
+                    },
+                };
+                reject(shared, queued.reply, error);
+            }
+            None
+        }
+    }
+}
+
+/// Reloads the saved record after a failed save. When even that fails, the machine is
+/// unloaded: queued inputs are rejected, the slot removed, the task accounted as done, and
+/// `None` returned (the next access loads the record again).
+fn rollback<M, H, I, S, C>(shared: &Shared<M, H, I, S, C>, id: &I) -> Option<M::State>
+where
+    M: RunEntry<H>,
+    H: Send + Sync + 'static,
+    I: MachineId,
+    S: Store,
+    C: Codec<M::State>,
+{
+    let error = match shared.load(id) {
+        Ok(Some(state)) => return Some(state),
+        Ok(None) => StoreError::backend(std::io::Error::other("record vanished from the store")),
+        Err(LoadError::Store(error)) => error,
+        Err(LoadError::Corrupt(error)) => StoreError::backend(error),
+    };
+    tracing::error!(machine = M::NAME, id = %id.display(), %error, "cannot reload record after a failed save; unloading the machine");
+    let slot = shared.lock(shared.shard_of(id)).remove(id);
+    for queued in slot.into_iter().flat_map(|slot| slot.queue) {
+        let error = SendError::Store {
+            id: id.clone(),
+            event: None,
+            source: error.clone(),
+            input: Some(queued.input),
+        };
+        reject(shared, queued.reply, error);
+    }
+    shared.leave();
+    None
+}
