@@ -70,6 +70,9 @@ pub struct EventDecl {
     pub code: Path,
     /// The builder calls after `Event(..)`, in the order written.
     pub calls: Vec<BuilderCall>,
+    /// Whether a call of the chain could not be read (and was reported). The pairing of sources
+    /// and destinations is then not checked, since the missing call would have changed it.
+    pub has_unreadable_call: bool,
 }
 
 /// One builder call in an event chain.
@@ -115,8 +118,8 @@ pub enum BuilderCall {
     Action {
         /// The word, for spans.
         word: Ident,
-        /// The action.
-        action: ActionDecl,
+        /// The action (boxed: a closure is much larger than the other calls).
+        action: Box<ActionDecl>,
     },
 }
 

@@ -61,12 +61,12 @@ fn input_enum(machine: &Machine) -> TokenStream {
         ..
     } = machine;
     let enum_doc = format!(
-        "Typed inputs of [`{name}`]: one variant per declared event, carrying its action's \
+        " Typed inputs of [`{name}`]: one variant per declared event, carrying its action's \
          payload."
     );
     let variants = machine.events.iter().map(|event| {
         let variant = &event.variant;
-        let doc = format!("`{}`.", path_text(&event.code));
+        let doc = format!(" `{}`.", path_text(&event.code));
         let payload = payload_types(event);
         if payload.is_empty() {
             quote! { #[doc = #doc] #variant }
@@ -123,7 +123,7 @@ fn entry_trait(machine: &Machine) -> TokenStream {
         ..
     } = machine;
     let doc = format!(
-        "Entry funcs of [`{name}`]. `self` is the environment the funcs run against (Go's \
+        " Entry funcs of [`{name}`]. `self` is the environment the funcs run against (Go's \
          `environment` parameter); each func gets a context to trigger further events on its \
          machine and a snapshot of the saved state."
     );
@@ -135,7 +135,7 @@ fn entry_trait(machine: &Machine) -> TokenStream {
             .map(|state| format!("`{}`", path_text(state)))
             .collect::<Vec<_>>()
             .join(", ");
-        let doc = format!("Entry func of {states}.");
+        let doc = format!(" Entry func of {states}.");
         quote! {
             #[doc = #doc]
             fn #method(
@@ -172,7 +172,7 @@ fn action_fns(machine: &Machine) -> TokenStream {
             return None;
         };
         let fn_name = action_fn_name(event);
-        let doc = format!("The action of `{}`.", path_text(&event.code));
+        let doc = format!(" The action of `{}`.", path_text(&event.code));
         let params = action.payload.iter().enumerate().map(|(index, param)| {
             let ty = &param.ty;
             match &param.pat {
@@ -187,7 +187,7 @@ fn action_fns(machine: &Machine) -> TokenStream {
             syn::ReturnType::Default => quote! { -> ::fsm_runtime::ActionResult },
             explicit @ syn::ReturnType::Type(..) => quote! { #explicit },
         };
-        let body = match body {
+        let body = match &**body {
             syn::Expr::Block(block) => quote! { #block },
             other => quote! { { #other } },
         };
@@ -354,6 +354,10 @@ fn event_arm(machine: &Machine, event: &Event) -> TokenStream {
     let invalid = quote! {
         return ::fsm_runtime::Outcome::Invalid { status: from, input: #pattern }
     };
+    if event.arms.is_empty() && event.any.is_none() {
+        // Declared without transitions: every input of this event is invalid.
+        return quote! { #pattern => #invalid, };
+    }
     let target = target_expr(event, &invalid);
     let action = event
         .action
@@ -429,7 +433,7 @@ fn action_call(
         ActionKind::Shared { function } => (quote! { #function(&mut next, #(#payload),*) }, true),
     };
     let error = if convert {
-        quote! { ::fsm_runtime::__private::action_error(error) }
+        quote! { error: ::fsm_runtime::__private::action_error(error) }
     } else {
         quote! { error }
     };
@@ -439,7 +443,7 @@ fn action_call(
             return ::fsm_runtime::Outcome::ActionFailed {
                 event: #code,
                 status: from,
-                error: #error,
+                #error,
             };
         }
         *state = next;
@@ -511,7 +515,7 @@ fn table_static(machine: &Machine) -> TokenStream {
         let transitions = info.groups.iter().map(|group| {
             let sources = match &group.sources {
                 Sources::States(states) => {
-                    let states = states.iter().map(|state| status_info(state));
+                    let states = states.iter().map(status_info);
                     quote! { #t::Sources::States(&[#(#states),*]) }
                 }
                 Sources::Any => quote! { #t::Sources::Any },
@@ -565,13 +569,10 @@ fn table_static(machine: &Machine) -> TokenStream {
             }
         }
     });
-    let finals = machine
-        .finality_states
-        .iter()
-        .map(|state| status_info(state));
+    let finals = machine.finality_states.iter().map(status_info);
     let entry_funcs = machine.entry_funcs.iter().map(|func| {
         let func_name = func.name.to_string();
-        let states = func.states.iter().map(|state| status_info(state));
+        let states = func.states.iter().map(status_info);
         quote! { #t::EntryFuncInfo { name: #func_name, states: &[#(#states),*] } }
     });
     quote! {

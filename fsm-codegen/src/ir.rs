@@ -110,8 +110,8 @@ pub enum ActionKind {
     Inline {
         /// The pattern of the state parameter (usually an identifier).
         state_pat: Pat,
-        /// The closure body.
-        body: Expr,
+        /// The closure body (boxed: expressions are large).
+        body: Box<Expr>,
         /// The closure's return type (`Default` when not written).
         output: ReturnType,
     },

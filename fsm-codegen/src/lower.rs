@@ -201,7 +201,7 @@ fn lower_action(action: &ActionDecl) -> ir::Action {
             ir::Action {
                 kind: ir::ActionKind::Inline {
                     state_pat,
-                    body: (*closure.body).clone(),
+                    body: closure.body.clone(),
                     output: closure.output.clone(),
                 },
                 payload,

@@ -234,12 +234,14 @@ fn read_event(chain: &Expr, errors: &mut Errors) -> Option<EventDecl> {
             return None;
         }
     };
+    let mut has_unreadable_call = false;
     let calls = calls
         .into_iter()
         .filter_map(|call| match read_call(call) {
             Ok(call) => Some(call),
             Err(error) => {
                 errors.push(error);
+                has_unreadable_call = true;
                 None
             }
         })
@@ -248,6 +250,7 @@ fn read_event(chain: &Expr, errors: &mut Errors) -> Option<EventDecl> {
         event_kw,
         code,
         calls,
+        has_unreadable_call,
     })
 }
 
@@ -329,7 +332,10 @@ fn read_call(call: &syn::ExprMethodCall) -> syn::Result<BuilderCall> {
         }
         "Action" => {
             let action = read_action(&word, args)?;
-            Ok(BuilderCall::Action { word, action })
+            Ok(BuilderCall::Action {
+                word,
+                action: Box::new(action),
+            })
         }
         "Event" => Err(syn::Error::new(
             word.span(),

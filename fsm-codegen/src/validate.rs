@@ -109,7 +109,8 @@ fn validate_sections(input: &FsmInput, errors: &mut Errors) {
 fn validate_event(event: &EventDecl, state_type: Option<&Type>, errors: &mut Errors) {
     let name = path_text(&event.code);
     let shape = event.shape();
-    for source in &shape.dangling_sources {
+    let pairing_is_checked = !event.has_unreadable_call;
+    for source in shape.dangling_sources.iter().filter(|_| pairing_is_checked) {
         let word = match source {
             SourceSpec::States(word, _) | SourceSpec::Any(word) => word,
         };
@@ -121,7 +122,11 @@ fn validate_event(event: &EventDecl, state_type: Option<&Type>, errors: &mut Err
             ),
         );
     }
-    for destination in &shape.orphan_destinations {
+    for destination in shape
+        .orphan_destinations
+        .iter()
+        .filter(|_| pairing_is_checked)
+    {
         let word = destination.word();
         errors.at(
             word.span(),
