@@ -41,6 +41,7 @@
 //! [`codec::Codec`] (DAG-CBOR by default). See the [`group`] module for its model and the
 //! decisions it makes where the design leaves them open.
 
+#[doc = include_str!("../docs/fsm.md")]
 pub use fsm_macros::fsm;
 
 pub mod analysis;
