@@ -72,6 +72,8 @@ impl DtStatus {
 }
 
 /// A voucher on a data-transfer channel, decoded by shape (the type id is ignored, as in Go).
+// A short-lived input value; boxing the proposal would only cost its users an allocation.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Voucher {
     /// A deal proposal (the channel's initial voucher).
