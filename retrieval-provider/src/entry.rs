@@ -122,7 +122,10 @@ pub async fn unseal_data<E: ProviderDealEnvironment>(
         )));
         return;
     };
-    match env.prepare_blockstore(deal.id(), &piece_info.piece_cid).await {
+    match env
+        .prepare_blockstore(deal.id(), &piece_info.piece_cid)
+        .await
+    {
         Ok(()) => ctx.trigger(ProviderInput::UnsealComplete),
         Err(err) => ctx.trigger(ProviderInput::UnsealError(provider_error(&err))),
     }
@@ -333,31 +336,31 @@ pub fn funding_result(
         channel_state.status.in_finalization(),
     );
     let owes = owed.is_positive();
-    let (input, voucher_result) = if owes {
-        let input = received
-            .is_positive()
-            .then(|| ProviderInput::PartialPaymentReceived(received.clone()));
-        let response = (received.is_positive() || status != DealStatus::FundsNeededUnseal).then(
-            || DealResponse {
-                status,
+    let (input, voucher_result) =
+        if owes {
+            let input = received
+                .is_positive()
+                .then(|| ProviderInput::PartialPaymentReceived(received.clone()));
+            let response = (received.is_positive() || status != DealStatus::FundsNeededUnseal)
+                .then(|| DealResponse {
+                    status,
+                    id: deal.id(),
+                    payment_owed: owed,
+                    message: String::new(),
+                });
+            (input, response)
+        } else {
+            let response = (status == DealStatus::FundsNeededLastPayment).then(|| DealResponse {
+                status: DealStatus::Completed,
                 id: deal.id(),
-                payment_owed: owed,
+                payment_owed: TokenAmount::zero(),
                 message: String::new(),
-            },
-        );
-        (input, response)
-    } else {
-        let response = (status == DealStatus::FundsNeededLastPayment).then(|| DealResponse {
-            status: DealStatus::Completed,
-            id: deal.id(),
-            payment_owed: TokenAmount::zero(),
-            message: String::new(),
-        });
-        (
-            Some(ProviderInput::PaymentReceived(received.clone())),
-            response,
-        )
-    };
+            });
+            (
+                Some(ProviderInput::PaymentReceived(received.clone())),
+                response,
+            )
+        };
     Funding {
         result: ValidationResult {
             accepted: true,

@@ -118,7 +118,8 @@ pub trait ProviderDealEnvironment: Send + Sync + 'static {
 
     /// Untracks and closes the blockstore of `deal_id`; a deal with none is not an error
     /// (Go's `DeleteStore`).
-    fn delete_store(&self, deal_id: DealId) -> impl Future<Output = Result<(), Self::Error>> + Send;
+    fn delete_store(&self, deal_id: DealId)
+    -> impl Future<Output = Result<(), Self::Error>> + Send;
 
     /// Resumes the paused transfer on `channel` (Go's `ResumeDataTransfer`).
     fn resume_data_transfer(

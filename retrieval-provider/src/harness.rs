@@ -179,13 +179,14 @@ pub fn run_entry<H: ProviderEntryFuncs>(
 ) -> Result<EntryRun, HarnessError> {
     let mut ctx = Context::<ProviderFsm>::new();
     let func = ProviderFsm::entry_func(deal.status);
-    block_on(<ProviderFsm as RunEntry<H>>::run_entry(handler, &mut ctx, deal)).map_err(
-        |source| HarnessError::EntryFailed {
-            status: deal.status,
-            func: func.unwrap_or("<none>"),
-            source,
-        },
-    )?;
+    block_on(<ProviderFsm as RunEntry<H>>::run_entry(
+        handler, &mut ctx, deal,
+    ))
+    .map_err(|source| HarnessError::EntryFailed {
+        status: deal.status,
+        func: func.unwrap_or("<none>"),
+        source,
+    })?;
     Ok(EntryRun {
         status: deal.status,
         func,
@@ -364,7 +365,10 @@ impl<H: ProviderEntryFuncs> DealDriver<H> {
     /// consecutive equal statuses.
     pub fn status_path(&self) -> Vec<DealStatus> {
         let mut path = Vec::with_capacity(self.steps.len() + 1);
-        let first = self.steps.first().map_or(self.deal.status, |step| step.from);
+        let first = self
+            .steps
+            .first()
+            .map_or(self.deal.status, |step| step.from);
         path.push(first);
         for step in &self.steps {
             if path.last() != Some(&step.to) {

@@ -16,11 +16,16 @@
 //!   [`ValidationResult`] the provider answers with.
 
 pub mod cbor;
+pub mod entry;
+pub mod env;
 mod code_enum;
 pub mod error;
 pub mod event;
+pub mod harness;
 pub mod ids;
+pub mod machine;
 pub mod payment;
+pub mod sources;
 pub mod status;
 pub mod token;
 pub mod transfer;

@@ -1,0 +1,1 @@
+//! Where the provider's events come from (spec §5).
