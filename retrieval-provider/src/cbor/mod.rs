@@ -9,8 +9,10 @@
 //!   `serde_ipld_dagcbor`. It writes structs as definite-length maps with keys in RFC 7049
 //!   canonical order (shorter first, then bytewise), CIDs as tag 42 over `0x00 ‖ cid`, `None`
 //!   as `null`; [`TokenAmount`] serialises to Go's sign-byte byte string. That is cbor-gen's
-//!   `--map-encoding` layout. Decoding accepts any key order, skips unknown keys and leaves
-//!   missing keys at their defaults (serde derive with `#[serde(default)]`).
+//!   `--map-encoding` layout. Decoding accepts any key order (the crate enables
+//!   `serde_ipld_dagcbor`'s `less-strict-decoding` feature, since cbor-gen does not require
+//!   canonical order), skips unknown keys and leaves missing keys at their defaults (serde
+//!   derive with `#[serde(default)]`).
 //! * [`ProviderDealState`] and [`ChannelId`] are written by hand in `state.rs`, because Go
 //!   writes a `peer.ID` (raw multihash bytes, usually not UTF-8) inside a CBOR *text*-string
 //!   header. Serde can only hand a serializer a `&str`, and `serde_ipld_dagcbor` rejects text
