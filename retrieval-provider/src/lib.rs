@@ -16,6 +16,7 @@
 //!   [`ValidationResult`] the provider answers with.
 
 pub mod cbor;
+pub mod dt;
 pub mod entry;
 pub mod env;
 mod code_enum;
