@@ -14,6 +14,8 @@ use std::process::ExitCode;
 
 use fsm_runtime::diagram::{self, Format};
 use fsm_runtime::{ActionResult, Machine, fsm};
+use retrieval_provider::DealStatus;
+use retrieval_provider::machine::ProviderFsm;
 
 /// A machine the binary can draw.
 struct Known {
@@ -24,10 +26,17 @@ struct Known {
 }
 
 /// Every machine the binary can draw.
-const MACHINES: &[Known] = &[Known {
-    name: "demo",
-    draw: |format| diagram::render(format, OrderFsm::table(), &[OrderStatus::Draft]),
-}];
+const MACHINES: &[Known] = &[
+    Known {
+        name: "demo",
+        draw: |format| diagram::render(format, OrderFsm::table(), &[OrderStatus::Draft]),
+    },
+    Known {
+        name: "retrievalprovider",
+        // Drawn from `New`, like go-fil-markets' `docsgen`.
+        draw: |format| diagram::render(format, ProviderFsm::table(), &[DealStatus::New]),
+    },
+];
 
 const USAGE: &str = "usage: fsm-diagram <machine> <mermaid|plantuml>";
 
@@ -199,11 +208,27 @@ mod tests {
     }
 
     #[test]
+    fn prints_what_the_committed_provider_diagrams_hold() {
+        for (format, file) in [
+            (
+                "mermaid",
+                include_str!("../../../docs/retrievalprovider.mmd"),
+            ),
+            (
+                "plantuml",
+                include_str!("../../../docs/retrievalprovider.puml"),
+            ),
+        ] {
+            assert_eq!(run(&args(&["retrievalprovider", format])).unwrap(), file);
+        }
+    }
+
+    #[test]
     fn bad_arguments_give_one_line_errors() {
         let error = run(&args(&["nope", "mermaid"])).unwrap_err().to_string();
-        assert!(
-            error.starts_with("unknown machine `nope` (known: demo"),
-            "{error}"
+        assert_eq!(
+            error,
+            "unknown machine `nope` (known: demo, retrievalprovider)"
         );
         let error = run(&args(&["demo", "svg"])).unwrap_err().to_string();
         assert_eq!(

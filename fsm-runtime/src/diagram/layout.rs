@@ -9,7 +9,8 @@ use crate::table::{Destination, Sources, Table};
 pub(super) const ANY_STATE_HEADING: &str = "Not drawn as edges: events accepted in every non-final state without a transition of its own for them";
 
 /// Opening sentence of a just-record note.
-pub(super) const JUST_RECORD_HEADING: &str = "Only recorded here (no state change, no entry func):";
+pub(super) const JUST_RECORD_HEADING: &str =
+    "Recorded here without a state change (the action runs, the entry func does not):";
 
 /// Words that either format reads as a keyword where an id is expected.
 const RESERVED_IDS: &[&str] = &[
@@ -280,7 +281,7 @@ impl AnyStateEvent {
             AnyStateEffect::NoChange => {
                 format!("{event}: no state change (the entry func runs again)")
             }
-            AnyStateEffect::JustRecord => format!("{event}: only recorded"),
+            AnyStateEffect::JustRecord => format!("{event}: recorded without a state change"),
         }
     }
 }
