@@ -1,8 +1,8 @@
 //! Data-transfer inputs the provider reads ([`ChannelState`], [`DtStatus`], [`Voucher`]) and
 //! the [`ValidationResult`] it answers with (go-data-transfer v2.0.0-rc6).
 
-use crate::ids::{ChannelId, PeerId};
 use crate::code_enum::code_enum;
+use crate::ids::{ChannelId, PeerId};
 use crate::types::{DEAL_RESPONSE_TYPE, DealPayment, DealProposal, DealResponse};
 
 /// A `u64` that is not the code of any [`DtStatus`].

@@ -297,10 +297,13 @@ fn string_length_limit() {
     assert_eq!(from_cbor::<DealResponse>(&bytes).unwrap(), response);
 }
 
+/// A predicate on the expected error.
+type ErrorCheck = fn(&CborError) -> bool;
+
 #[test]
 fn malformed_inputs_give_typed_errors() {
     let proposal_bytes = to_cbor(&proposal()).unwrap();
-    let cases: Vec<(Vec<u8>, fn(&CborError) -> bool)> = vec![
+    let cases: Vec<(Vec<u8>, ErrorCheck)> = vec![
         (vec![0xbf, 0xff], |e| {
             matches!(e, CborError::Indefinite { offset: 0 })
         }),
@@ -312,34 +315,37 @@ fn malformed_inputs_give_typed_errors() {
             matches!(e, CborError::UnexpectedType { found: 0x83, .. })
         }),
         (
-            map(&[("Status", uint(99)), ("DealProposal", proposal_bytes.clone())]),
+            map(&[
+                ("Status", uint(99)),
+                ("DealProposal", proposal_bytes.clone()),
+            ]),
             |e| matches!(e, CborError::UnknownStatus { code: 99, .. }),
         ),
-        (
-            map(&[("Status", text_value(b"7"))]),
-            |e| matches!(e, CborError::UnexpectedType { .. }),
-        ),
-        (
-            map(&[("Message", text_value(&[0xff]))]),
-            |e| matches!(e, CborError::InvalidUtf8 { .. }),
-        ),
-        (
-            map(&[("ChannelID", vec![0x82, 0x60, 0x60])]),
-            |e| {
-                matches!(
-                    e,
-                    CborError::WrongFieldCount {
-                        expected: 3,
-                        found: 2,
-                        ..
-                    }
-                )
-            },
-        ),
-        (
-            map(&[("DealProposal", map(&[("ID", uint(1))]))]),
-            |e| matches!(e, CborError::Serde { type_name: "DealProposal", .. }),
-        ),
+        (map(&[("Status", text_value(b"7"))]), |e| {
+            matches!(e, CborError::UnexpectedType { .. })
+        }),
+        (map(&[("Message", text_value(&[0xff]))]), |e| {
+            matches!(e, CborError::InvalidUtf8 { .. })
+        }),
+        (map(&[("ChannelID", vec![0x82, 0x60, 0x60])]), |e| {
+            matches!(
+                e,
+                CborError::WrongFieldCount {
+                    expected: 3,
+                    found: 2,
+                    ..
+                }
+            )
+        }),
+        (map(&[("DealProposal", map(&[("ID", uint(1))]))]), |e| {
+            matches!(
+                e,
+                CborError::Serde {
+                    type_name: "DealProposal",
+                    ..
+                }
+            )
+        }),
     ];
     for (bytes, check) in cases {
         let err = decode_state(&bytes).unwrap_err();

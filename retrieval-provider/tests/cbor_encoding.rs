@@ -114,7 +114,8 @@ fn state() -> ProviderDealState {
     }
 }
 
-const DEAL_RESPONSE_10_15: &str = "a4 62 49 44 0a 66 53 74 61 74 75 73 0f 67 4d 65 73 73 61 67 65 60
+const DEAL_RESPONSE_10_15: &str =
+    "a4 62 49 44 0a 66 53 74 61 74 75 73 0f 67 4d 65 73 73 61 67 65 60
      6b 50 61 79 6d 65 6e 74 4f 77 65 64 40";
 
 #[test]
@@ -273,8 +274,7 @@ fn provider_deal_state_exact_bytes() {
     let mut cid_bytes = vec![0xd8, 0x2a, 0x58, 0x25, 0x00];
     cid_bytes.extend(cid(1).to_bytes());
     assert_eq!(cid(1).to_bytes().len(), 0x24);
-    let mut expected = hex(
-        "a8
+    let mut expected = hex("a8
          66 53 74 61 74 75 73 0d
          67 4d 65 73 73 61 67 65 60
          67 53 74 6f 72 65 49 44 00
@@ -290,8 +290,7 @@ fn provider_deal_state_exact_bytes() {
                6c 50 72 69 63 65 50 65 72 42 79 74 65 43 00 01 f4
                6f 50 61 79 6d 65 6e 74 49 6e 74 65 72 76 61 6c 19 03 e8
                77 50 61 79 6d 65 6e 74 49 6e 74 65 72 76 61 6c 49 6e 63 72 65 61 73 65 19 01 f4
-            6a 50 61 79 6c 6f 61 64 43 49 44",
-    );
+            6a 50 61 79 6c 6f 61 64 43 49 44");
     expected.extend(cid_bytes);
     expected.extend(hex("6d 46 75 6e 64 73 52 65 63 65 69 76 65 64 40"));
     assert_eq!(encode_state(&state).unwrap(), expected);

@@ -24,7 +24,11 @@ fn update_funding_params() -> Params {
 fn go_interval_bounds_vectors() {
     let params = interval_bounds_params();
     for (current, lower, next) in [(0, 0, 10), (10, 10, 25), (25, 25, 45), (45, 45, 70)] {
-        assert_eq!(params.interval_lower_bound(current), lower, "lower({current})");
+        assert_eq!(
+            params.interval_lower_bound(current),
+            lower,
+            "lower({current})"
+        );
         assert_eq!(
             params.next_interval(&amount(current as i64)),
             next,

@@ -41,9 +41,9 @@ pub use wire::MAX_STRING_LEN;
 
 use crate::ids::ChannelId;
 use crate::token::{BigIntError, TokenAmount};
-use crate::types::{DealInfo, DealPayment, DealProposal, DealResponse, Params, PieceInfo};
 #[cfg(doc)]
 use crate::types::ProviderDealState;
+use crate::types::{DealInfo, DealPayment, DealProposal, DealResponse, Params, PieceInfo};
 
 /// Why bytes could not be decoded, or a value encoded, in Go's CBOR layout.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -112,7 +112,9 @@ pub enum CborError {
         source: BigIntError,
     },
     /// A tuple with the wrong number of elements.
-    #[error("cbor input had wrong number of fields for {context}: expected {expected}, found {found}")]
+    #[error(
+        "cbor input had wrong number of fields for {context}: expected {expected}, found {found}"
+    )]
     WrongFieldCount {
         /// The type.
         context: &'static str,

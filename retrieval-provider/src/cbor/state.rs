@@ -66,11 +66,19 @@ pub fn encode_state(state: &ProviderDealState) -> Result<Vec<u8>, CborError> {
     key(&mut out, "Status")?;
     wire::write_header(&mut out, MAJ_UINT, state.status.code());
     key(&mut out, "Message")?;
-    wire::write_text(&mut out, state.message.as_bytes(), "ProviderDealState.Message")?;
+    wire::write_text(
+        &mut out,
+        state.message.as_bytes(),
+        "ProviderDealState.Message",
+    )?;
     key(&mut out, "StoreID")?;
     wire::write_header(&mut out, MAJ_UINT, state.store_id);
     key(&mut out, "Receiver")?;
-    wire::write_text(&mut out, state.receiver.as_bytes(), "ProviderDealState.Receiver")?;
+    wire::write_text(
+        &mut out,
+        state.receiver.as_bytes(),
+        "ProviderDealState.Receiver",
+    )?;
     key(&mut out, "ChannelID")?;
     match &state.channel_id {
         Some(chid) => write_channel_id(&mut out, chid)?,
@@ -84,10 +92,13 @@ pub fn encode_state(state: &ProviderDealState) -> Result<Vec<u8>, CborError> {
     key(&mut out, "DealProposal")?;
     splice(&mut out, &state.deal_proposal)?;
     key(&mut out, "FundsReceived")?;
-    let funds = state.funds_received.to_sign_bytes().map_err(|source| CborError::BigInt {
-        context: "ProviderDealState.FundsReceived",
-        source,
-    })?;
+    let funds = state
+        .funds_received
+        .to_sign_bytes()
+        .map_err(|source| CborError::BigInt {
+            context: "ProviderDealState.FundsReceived",
+            source,
+        })?;
     wire::write_bytes(&mut out, &funds);
     Ok(out)
 }

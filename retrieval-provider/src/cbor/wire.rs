@@ -98,13 +98,14 @@ impl<'a> Reader<'a> {
 
     fn take(&mut self, n: u64, context: &'static str) -> Result<&'a [u8], CborError> {
         let available = self.data.len() - self.pos;
-        let n = usize::try_from(n)
-            .ok()
-            .filter(|&n| n <= available)
-            .ok_or(CborError::Truncated {
-                offset: self.pos,
-                context,
-            })?;
+        let n =
+            usize::try_from(n)
+                .ok()
+                .filter(|&n| n <= available)
+                .ok_or(CborError::Truncated {
+                    offset: self.pos,
+                    context,
+                })?;
         let slice = &self.data[self.pos..self.pos + n];
         self.pos += n;
         Ok(slice)
@@ -112,10 +113,13 @@ impl<'a> Reader<'a> {
 
     /// The next byte, not consumed.
     pub(crate) fn peek(&self, context: &'static str) -> Result<u8, CborError> {
-        self.data.get(self.pos).copied().ok_or(CborError::Truncated {
-            offset: self.pos,
-            context,
-        })
+        self.data
+            .get(self.pos)
+            .copied()
+            .ok_or(CborError::Truncated {
+                offset: self.pos,
+                context,
+            })
     }
 
     /// Consumes a `null` if one is next; returns whether it did (cbor-gen's nil pointer check).
