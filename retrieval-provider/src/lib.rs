@@ -14,6 +14,35 @@
 //! * [`cbor`]: Go's exact CBOR bytes for all records.
 //! * [`transfer`]: the data-transfer inputs ([`ChannelState`], [`DtStatus`]) and the
 //!   [`ValidationResult`] the provider answers with.
+//!
+//! # State diagram
+//!
+//! Drawn from [`machine::ProviderFsm`]'s table by `fsm_runtime::diagram`, starting at
+//! `DealStatusNew`, and committed as `docs/retrievalprovider.mmd` (Mermaid, shown below) and
+//! `docs/retrievalprovider.puml` (PlantUML). It has the structure of the diagram go-fil-markets
+//! publishes: the same 15 states, 24 edges, 8 entry funcs, 5 any-state events and 6
+//! just-record notes, plus end markers for the three finality states (Go's diagram spec omits
+//! them). The test `tests/diagram_up_to_date.rs` fails when the files fall behind the table;
+//! regenerate them with `UPDATE_DIAGRAMS=1 cargo test -p retrieval-provider --test
+//! diagram_up_to_date` or `cargo run -p fsm-examples --bin fsm-diagram -- retrievalprovider
+//! mermaid`.
+//!
+#![doc = "```mermaid"]
+#![doc = include_str!("../../docs/retrievalprovider.mmd")]
+#![doc = "```"]
+//!
+//! # Table analysis
+//!
+//! `fsm_runtime::analysis::analyze` on the table, with `DealStatusNew` as the initial state,
+//! reports a single finding: **`DealStatusBlocksComplete` is unreachable**. It is a legacy
+//! status: v1.28 has no event that enters it (`ProviderEventBlocksCompleted` is not in the
+//! table), yet `PaymentReceived` still lists it as a just-record source, so deals stored by
+//! older versions in that status keep accepting payments. Such a deal can still leave it
+//! through the any-state events (`Complete`, `DataTransferError`, `MultiStoreError`,
+//! `ClientCancelled`). Nothing else is reported: every other state is reachable from `New`,
+//! every non-final state can reach a final one, no `FromAny` transition is shadowed by explicit
+//! ones, no transition leaves a final state, and every entry func can run. The same test file
+//! keeps this true.
 
 pub mod cbor;
 pub mod dt;
