@@ -1,0 +1,37 @@
+// A status given by `From` appears again in a later `FromMany` of the same event.
+use fsm_runtime::fsm;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum JobStatus {
+    New,
+    Running,
+    Done,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum JobEvent {
+    Start,
+    Finish,
+}
+
+#[derive(Debug, Clone)]
+struct Job {
+    status: JobStatus,
+}
+
+fsm! {
+    machine JobFsm {
+        state: Job,
+        status: JobStatus,
+        event: JobEvent,
+        input: JobInput,
+        entry: JobEntry,
+    }
+    events {
+        Event(JobEvent::Finish)
+            .From(JobStatus::Running).To(JobStatus::Done)
+            .FromMany(JobStatus::New, JobStatus::Running).ToNoChange(),
+    }
+}
+
+fn main() {}

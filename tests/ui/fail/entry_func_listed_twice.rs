@@ -1,0 +1,39 @@
+// One entry func mapped on two lines instead of `A | B => f`.
+use fsm_runtime::fsm;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum JobStatus {
+    New,
+    Running,
+    Done,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum JobEvent {
+    Start,
+    Finish,
+}
+
+#[derive(Debug, Clone)]
+struct Job {
+    status: JobStatus,
+}
+
+fsm! {
+    machine JobFsm {
+        state: Job,
+        status: JobStatus,
+        event: JobEvent,
+        input: JobInput,
+        entry: JobEntry,
+    }
+    events {
+        Event(JobEvent::Start).From(JobStatus::New).To(JobStatus::Running),
+    }
+    entry_funcs {
+        JobStatus::New => work,
+        JobStatus::Running => work,
+    }
+}
+
+fn main() {}

@@ -1,0 +1,42 @@
+// Constructing an input with the wrong payload type is a rustc type error at the user's tokens.
+use fsm_runtime::fsm;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum JobStatus {
+    New,
+    Running,
+    Done,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum JobEvent {
+    Start,
+    Finish,
+}
+
+#[derive(Debug, Clone)]
+struct Job {
+    status: JobStatus,
+}
+
+fsm! {
+    machine JobFsm {
+        state: Job,
+        status: JobStatus,
+        event: JobEvent,
+        input: JobInput,
+        entry: JobEntry,
+    }
+    events {
+        Event(JobEvent::Start)
+            .From(JobStatus::New).To(JobStatus::Running)
+            .Action(|job: &mut Job, worker: u32| {
+                let _ = (job, worker);
+                Ok(())
+            }),
+    }
+}
+
+fn main() {
+    let _ = JobInput::Start("seven");
+}
