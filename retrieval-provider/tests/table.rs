@@ -535,7 +535,7 @@ fn finality_entry_funcs_and_mode_match_go() {
     let finals: Vec<DealStatus> = table.finality_states.iter().map(|s| s.status).collect();
     assert_eq!(finals, [S::Errored, S::Completed, S::Cancelled]);
     assert!(table.consume_all_events_before_entry_funcs);
-    assert!(<ProviderFsm as Machine>::CONSUME_ALL_EVENTS_BEFORE_ENTRY_FUNCS);
+    const { assert!(<ProviderFsm as Machine>::CONSUME_ALL_EVENTS_BEFORE_ENTRY_FUNCS) };
 
     let expected = [
         (S::Unsealing, "unseal_data"),
