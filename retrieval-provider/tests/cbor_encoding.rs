@@ -314,3 +314,20 @@ fn absent_pointers_are_null() {
         assert!(needle(key), "{key} is not null");
     }
 }
+
+#[test]
+fn state_group_codec_uses_gos_bytes() {
+    use fsm_runtime::codec::{Codec, CodecError};
+    use retrieval_provider::{ProviderDealStateCodec, decode_state};
+
+    let mut out = vec![0xaa];
+    ProviderDealStateCodec.encode(&state(), &mut out).unwrap();
+    assert_eq!(out[0], 0xaa, "encode appends");
+    assert_eq!(&out[1..], encode_state(&state()).unwrap().as_slice());
+    assert_eq!(ProviderDealStateCodec.decode(&out[1..]).unwrap(), state());
+    assert_eq!(decode_state(&out[1..]).unwrap(), state());
+    assert!(matches!(
+        ProviderDealStateCodec.decode(&out[..10]),
+        Err(CodecError::Decode(_))
+    ));
+}

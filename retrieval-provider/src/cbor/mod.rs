@@ -22,7 +22,8 @@
 //!
 //! The serde impls of [`ProviderDealState`] and [`ChannelId`] remain available for other
 //! formats; through `serde_ipld_dagcbor` they write peer ids as byte strings, which is *not*
-//! Go's layout. Store records with [`encode_state`] / [`decode_state`].
+//! Go's layout. Store records with [`encode_state`] / [`decode_state`], or give a state group
+//! [`ProviderDealStateCodec`] (an `fsm_runtime::codec::Codec`).
 //!
 //! # Limits and errors
 //!

@@ -5,6 +5,8 @@
 //! accepts `&str`) and `serde_ipld_dagcbor` refuses to read. Nested records without peer ids
 //! (`DealProposal`, `PieceInfo`) still go through serde and are spliced in.
 
+use fsm_runtime::codec::{Codec, CodecError};
+
 use super::wire::{self, MAJ_ARRAY, MAJ_MAP, MAJ_UINT, Reader};
 use super::{CborError, GoCbor};
 use crate::ids::{ChannelId, PeerId};
@@ -194,21 +196,21 @@ impl GoCbor for ProviderDealState {
     }
 }
 
-/// Stores [`ProviderDealState`] records in Go's exact bytes; the codec a state group uses for
-/// this machine. (The group's codec trait is not in `fsm-runtime` yet; until it is, this type
-/// offers the same two operations as inherent functions.)
-#[derive(Debug, Clone, Copy, Default)]
+/// The state-group codec for [`ProviderDealState`]: records are stored in Go's exact bytes
+/// ([`encode_state`] / [`decode_state`]) instead of the group's default serde DAG-CBOR, so a
+/// store can be read by (or migrated from) the Go provider.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ProviderDealStateCodec;
 
-impl ProviderDealStateCodec {
-    /// Encodes a record ([`encode_state`]).
-    pub fn encode(&self, state: &ProviderDealState) -> Result<Vec<u8>, CborError> {
-        encode_state(state)
+impl Codec<ProviderDealState> for ProviderDealStateCodec {
+    fn encode(&self, value: &ProviderDealState, out: &mut Vec<u8>) -> Result<(), CodecError> {
+        let bytes = encode_state(value).map_err(|e| CodecError::Encode(e.to_string()))?;
+        out.extend_from_slice(&bytes);
+        Ok(())
     }
 
-    /// Decodes a record ([`decode_state`]).
-    pub fn decode(&self, bytes: &[u8]) -> Result<ProviderDealState, CborError> {
-        decode_state(bytes)
+    fn decode(&self, bytes: &[u8]) -> Result<ProviderDealState, CodecError> {
+        decode_state(bytes).map_err(|e| CodecError::Decode(e.to_string()))
     }
 }
 
