@@ -6,11 +6,11 @@ use std::fmt;
 use crate::table::{Destination, Sources, Table};
 
 /// Opening sentence of the any-state note.
-pub(super) const ANY_STATE_HEADING: &str = "Not drawn as edges: events accepted in every non-final state without a transition of its own for them";
+pub(super) const ANY_STATE_HEADING: &str =
+    "Not drawn: accepted in every non-final state without its own transition for them";
 
 /// Opening sentence of a just-record note.
-pub(super) const JUST_RECORD_HEADING: &str =
-    "Recorded here without a state change (the action runs, the entry func does not):";
+pub(super) const JUST_RECORD_HEADING: &str = "Recorded here without a state change or entry func:";
 
 /// Words that either format reads as a keyword where an id is expected.
 const RESERVED_IDS: &[&str] = &[
