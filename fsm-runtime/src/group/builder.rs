@@ -157,6 +157,7 @@ where
             policy: self.policy,
             prefix: self.prefix,
             notifications,
+            subscribers: Arc::default(),
             counters,
             committer,
             stopping: AtomicBool::new(false),

@@ -84,6 +84,8 @@ pub(super) struct Shared<M: Machine, H, I: MachineId, S, C> {
     pub(super) policy: EntryErrorPolicy,
     pub(super) prefix: Vec<u8>,
     pub(super) notifications: broadcast::Sender<Notification<M, I>>,
+    /// Live [`Subscription`](super::Subscription)s.
+    pub(super) subscribers: Arc<AtomicUsize>,
     pub(super) counters: Arc<AtomicCounters>,
     pub(super) committer: Option<Committer>,
     pub(super) stopping: AtomicBool,
@@ -146,6 +148,11 @@ where
                 result
             }
         }
+    }
+
+    /// Whether anyone subscribed (one atomic load; the broadcast channel's own count locks).
+    pub(super) fn has_subscribers(&self) -> bool {
+        self.subscribers.load(Ordering::Relaxed) > 0
     }
 
     /// Counts a task (or `begin`) as in flight.

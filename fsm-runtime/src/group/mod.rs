@@ -473,8 +473,10 @@ where
     /// A stream of notifications (applied events with the saved state, entry-func failures).
     /// A slow subscriber never blocks machines: it lags and is told so.
     pub fn subscribe(&self) -> Subscription<M, I> {
+        self.shared.subscribers.fetch_add(1, Ordering::SeqCst);
         Subscription {
             rx: self.shared.notifications.subscribe(),
+            subscribers: Arc::clone(&self.shared.subscribers),
         }
     }
 

@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tokio::sync::broadcast;
 
@@ -119,6 +120,16 @@ impl<M: Machine> fmt::Debug for Change<M> {
 /// down; it loses the oldest notifications and learns how many with [`RecvError::Lagged`].
 pub struct Subscription<M: Machine, I> {
     pub(super) rx: broadcast::Receiver<Notification<M, I>>,
+    /// The group's live-subscriber count, decremented on drop. Machines read it (one atomic
+    /// load) to skip building notifications nobody will receive, instead of asking the
+    /// broadcast channel, which takes its lock.
+    pub(super) subscribers: Arc<AtomicUsize>,
+}
+
+impl<M: Machine, I> Drop for Subscription<M, I> {
+    fn drop(&mut self) {
+        self.subscribers.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// Why [`Subscription::recv`] returned no notification.

@@ -122,14 +122,16 @@ where
                 let text: Arc<str> = text.into();
                 AtomicCounters::bump(&shared.counters.entry_errors);
                 tracing::warn!(machine = M::NAME, id = %id.display(), ?status, error = %text, "entry func failed");
-                // Nobody listening is fine.
-                let _ = shared.notifications.send(Notification {
-                    id: id.clone(),
-                    change: Change::EntryFailed {
-                        status,
-                        error: Arc::clone(&text),
-                    },
-                });
+                if shared.has_subscribers() {
+                    // A subscriber that just went away is fine.
+                    let _ = shared.notifications.send(Notification {
+                        id: id.clone(),
+                        change: Change::EntryFailed {
+                            status,
+                            error: Arc::clone(&text),
+                        },
+                    });
+                }
                 (status, text)
             }));
         }
@@ -184,7 +186,7 @@ where
         // 3. Apply the batch to the state.
         let mut scheduled = false;
         let mut final_status = None;
-        let subscribed = shared.notifications.receiver_count() > 0;
+        let subscribed = shared.has_subscribers();
         for Queued { input, reply } in batch.drain(..) {
             if let Some(status) = final_status {
                 let error = SendError::Terminated {
