@@ -92,7 +92,10 @@ fn parse(text: &str) -> Parsed {
             if heading.starts_with("Recorded here without a state change") {
                 parsed.just_record_notes.push((of.to_owned(), items));
             } else {
-                assert!(heading.starts_with("Not drawn: accepted in every non-final state"), "{heading}");
+                assert!(
+                    heading.starts_with("Not drawn: accepted in every non-final state"),
+                    "{heading}"
+                );
                 parsed.any_state_notes.push((of.to_owned(), items));
             }
         } else if let Some(state) = line.strip_prefix("[*] --> ") {
