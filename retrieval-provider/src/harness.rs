@@ -276,12 +276,12 @@ pub fn run_and_replay<H: ProviderEntryFuncs>(
 
 /// Drives one deal the way the state group does in consume-all mode, on the calling thread.
 ///
-/// [`send`](Self::send) applies a batch of inputs; if any of them scheduled an entry func and
-/// the deal is not final, the entry func of the resulting status runs on a snapshot, and the
-/// inputs it triggered form the next batch, until a batch schedules nothing, an entry func
-/// triggers nothing, or the deal reaches a final status. Every input must be a valid
-/// transition: the first that is not stops the drive with an error (the state keeps what was
-/// applied before it), which is how tests show that a trap is hit.
+/// [`send`](Self::send) applies a batch of inputs; if any of them scheduled an entry func,
+/// the entry func of the resulting status runs on a snapshot, and the inputs it triggered form
+/// the next batch. The drive ends when a batch schedules nothing, the deal's status has no
+/// entry func (final statuses have none), or an entry func triggers nothing. Every input must
+/// be a valid transition: the first that is not stops the drive with an error (the state
+/// keeps what was applied before it), which is how tests show that a trap is hit.
 #[derive(Debug)]
 pub struct DealDriver<H> {
     handler: H,
@@ -330,7 +330,7 @@ impl<H: ProviderEntryFuncs> DealDriver<H> {
                 scheduled |= step.schedules_entry();
                 self.steps.push(step);
             }
-            if !scheduled || ProviderFsm::is_final(self.deal.status) {
+            if !scheduled || ProviderFsm::entry_func(self.deal.status).is_none() {
                 return Ok(());
             }
             let run = run_entry(&self.handler, &self.deal)?;
