@@ -54,7 +54,9 @@ impl JobEntry for Env {
 }
 
 fn main() {
-    let mut job = Job { status: JobStatus::New };
+    let mut job = Job {
+        status: JobStatus::New,
+    };
     let input = JobInput::Start(7);
     assert_eq!(input.code(), JobEvent::Start);
     let _ = JobFsm::transition(&mut job, input);

@@ -52,11 +52,20 @@ fsm! {
 }
 
 fn main() {
-    let mut tank = Tank { status: Status::Empty, litres: 0 };
+    let mut tank = Tank {
+        status: Status::Empty,
+        litres: 0,
+    };
     let outcome = TankFsm::transition(&mut tank, TankInput::Fill(500));
     assert!(matches!(outcome, Outcome::ActionFailed { .. }));
     assert_eq!(tank.status, Status::Empty);
     let outcome = TankFsm::transition(&mut tank, TankInput::Fill(50));
-    assert!(matches!(outcome, Outcome::Moved { to: Status::Full, .. }));
+    assert!(matches!(
+        outcome,
+        Outcome::Moved {
+            to: Status::Full,
+            ..
+        }
+    ));
     assert_eq!(tank.litres, 50);
 }

@@ -105,13 +105,25 @@ fn main() {
         message: String::new(),
     };
     let outcome = DealFsm::transition(&mut deal, DealInput::Accept(3));
-    assert!(matches!(outcome, Outcome::Moved { to: Status::Waiting, .. }));
+    assert!(matches!(
+        outcome,
+        Outcome::Moved {
+            to: Status::Waiting,
+            ..
+        }
+    ));
     assert_eq!(deal.worker, Some(3));
     let outcome = DealFsm::transition(&mut deal, DealInput::Note);
     assert!(matches!(outcome, Outcome::Recorded { .. }));
     assert_eq!(deal.notes, 1);
     let outcome = DealFsm::transition(&mut deal, DealInput::Fail("disk full".to_owned()));
-    assert!(matches!(outcome, Outcome::Moved { to: Status::Failing, .. }));
+    assert!(matches!(
+        outcome,
+        Outcome::Moved {
+            to: Status::Failing,
+            ..
+        }
+    ));
     assert_eq!(deal.message, "disk full");
     assert_eq!(DealInput::Open.code(), Event::Open);
 }

@@ -31,7 +31,9 @@ fsm! {
 }
 
 fn main() {
-    let mut lamp = Lamp { status: Status::Off };
+    let mut lamp = Lamp {
+        status: Status::Off,
+    };
     let outcome = LampFsm::transition(&mut lamp, LampInput::Press);
     assert!(matches!(outcome, Outcome::Moved { to: Status::On, .. }));
     assert_eq!(lamp.status, Status::On);

@@ -41,7 +41,9 @@ fn main() {
     let _ = Env;
     assert!(!LightFsm::is_final(Status::Red));
     assert_eq!(LightFsm::entry_func(Status::Green), None);
-    let mut light = Light { status: Status::Red };
+    let mut light = Light {
+        status: Status::Red,
+    };
     let _ = LightFsm::transition(&mut light, LightInput::Go);
     let _ = LightFsm::transition(&mut light, LightInput::Stop);
     assert_eq!(light.status, Status::Red);

@@ -41,7 +41,10 @@ fsm! {
 }
 
 fn main() {
-    let mut rec = Rec { status: model::Status::Draft, to: String::new() };
+    let mut rec = Rec {
+        status: model::Status::Draft,
+        to: String::new(),
+    };
     let _ = MailFsm::transition(&mut rec, MailInput::Send("ops@example.org".to_owned()));
     assert_eq!(rec.status, model::Status::Sent);
     assert_eq!(rec.to, "ops@example.org");

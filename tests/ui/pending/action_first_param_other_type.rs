@@ -1,6 +1,7 @@
 // TODO(lead): besides the macro's own error, rustc reports E0106 "missing lifetime specifier"
 // at the misplaced `&mut Job`: lowering keeps every parameter after the first as payload, so
-// `&mut Job` becomes a field of `JobInput`. Expected: only the macro's error. Move to ../fail/ when fixed.
+// `&mut Job` becomes a field of `JobInput`. Expected: only the macro's error (e.g. leave out of
+// the payload every parameter typed `&mut Job`). Move to ../fail/ when fixed.
 // An action whose first parameter is not the state at all.
 use fsm_runtime::fsm;
 

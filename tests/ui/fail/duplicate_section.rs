@@ -1,0 +1,37 @@
+// A section written twice.
+use fsm_runtime::fsm;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum JobStatus {
+    New,
+    Running,
+    Done,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum JobEvent {
+    Start,
+    Finish,
+}
+
+#[derive(Debug, Clone)]
+struct Job {
+    status: JobStatus,
+}
+
+fsm! {
+    machine JobFsm {
+        state: Job,
+        status: JobStatus,
+        event: JobEvent,
+        input: JobInput,
+        entry: JobEntry,
+    }
+    events {
+        Event(JobEvent::Start).From(JobStatus::New).To(JobStatus::Running),
+    }
+    finality_states { JobStatus::Done }
+    finality_states { JobStatus::Running }
+}
+
+fn main() {}

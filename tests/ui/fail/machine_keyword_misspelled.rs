@@ -1,0 +1,35 @@
+// A misspelled `machine` keyword says what an invocation starts with.
+use fsm_runtime::fsm;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum JobStatus {
+    New,
+    Running,
+    Done,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum JobEvent {
+    Start,
+    Finish,
+}
+
+#[derive(Debug, Clone)]
+struct Job {
+    status: JobStatus,
+}
+
+fsm! {
+    pub machin JobFsm {
+        state: Job,
+        status: JobStatus,
+        event: JobEvent,
+        input: JobInput,
+        entry: JobEntry,
+    }
+    events {
+        Event(JobEvent::Start).From(JobStatus::New).To(JobStatus::Running),
+    }
+}
+
+fn main() {}

@@ -1,0 +1,35 @@
+// A chain that does not start with `Event(..)` gets a suggestion.
+use fsm_runtime::fsm;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum JobStatus {
+    New,
+    Running,
+    Done,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum JobEvent {
+    Start,
+    Finish,
+}
+
+#[derive(Debug, Clone)]
+struct Job {
+    status: JobStatus,
+}
+
+fsm! {
+    machine JobFsm {
+        state: Job,
+        status: JobStatus,
+        event: JobEvent,
+        input: JobInput,
+        entry: JobEntry,
+    }
+    events {
+        Evnt(JobEvent::Start).From(JobStatus::New).To(JobStatus::Running),
+    }
+}
+
+fn main() {}

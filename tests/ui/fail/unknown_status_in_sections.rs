@@ -1,0 +1,39 @@
+// Statuses in `finality_states` and `entry_funcs` that do not exist.
+use fsm_runtime::fsm;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum JobStatus {
+    New,
+    Running,
+    Done,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum JobEvent {
+    Start,
+    Finish,
+}
+
+#[derive(Debug, Clone)]
+struct Job {
+    status: JobStatus,
+}
+
+fsm! {
+    machine JobFsm {
+        state: Job,
+        status: JobStatus,
+        event: JobEvent,
+        input: JobInput,
+        entry: JobEntry,
+    }
+    events {
+        Event(JobEvent::Start).From(JobStatus::New).To(JobStatus::Running),
+    }
+    finality_states { JobStatus::Finished }
+    entry_funcs {
+        JobStatus::Working => work,
+    }
+}
+
+fn main() {}
