@@ -1,4 +1,4 @@
-// A misspelled header field gets a suggestion.
+// A misspelled header field gets a suggestion (`status_feild` -> `status_field`).
 use fsm_runtime::fsm;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -26,7 +26,7 @@ fsm! {
         event: JobEvent,
         input: JobInput,
         entry: JobEntry,
-        consume_all_events: true,
+        status_feild: status,
     }
     events {
         Event(JobEvent::Start).From(JobStatus::New).To(JobStatus::Running),
