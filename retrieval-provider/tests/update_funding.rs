@@ -294,13 +294,57 @@ fn check(case: Case) {
     }
 }
 
-#[test]
-fn all_eighteen_go_cases() {
-    let cases = cases();
-    assert_eq!(cases.len(), 18);
-    for case in cases {
-        check(case);
-    }
+/// The case whose name starts with `id` (as "U4").
+fn case(id: &str) -> Case {
+    let prefix = format!("{id} ");
+    cases()
+        .into_iter()
+        .find(|case| case.name.starts_with(&prefix))
+        .unwrap_or_else(|| panic!("no case {id}"))
+}
+
+/// One `#[test]` per Go case, so that each reports on its own.
+macro_rules! go_cases {
+    ($($test:ident => $id:literal,)*) => {
+        $(
+            #[test]
+            fn $test() {
+                check(case($id));
+            }
+        )*
+
+        #[test]
+        fn every_go_case_has_a_test() {
+            let ids: Vec<&str> = vec![$($id),*];
+            assert_eq!(ids.len(), 18);
+            let names: Vec<&str> = cases().iter().map(|case| case.name).collect();
+            assert_eq!(names.len(), 18);
+            for (id, name) in ids.iter().zip(&names) {
+                assert!(name.starts_with(&format!("{id} ")), "{id} vs {name}");
+            }
+        }
+    };
+}
+
+go_cases! {
+    u1_empty_channel_id_does_nothing => "U1",
+    u2_channel_state_error_errors_the_deal => "U2",
+    u3_wrong_voucher_type_sends_an_error_response => "U3",
+    u4_unseal_paid_in_full_moves_to_unsealing_paused => "U4",
+    u5_interval_paid_in_full_moves_to_ongoing => "U5",
+    u6_last_payment_in_full_finalizes => "U6",
+    u7_partial_unseal_payment_stays_paused => "U7",
+    u8_partial_payment_keeps_the_data_limit => "U8",
+    u9_partial_last_payment_keeps_finalization => "U9",
+    u10_proposal_voucher_on_unseal_leaves_the_request_paused => "U10",
+    u11_no_new_funds_resends_what_is_owed => "U11",
+    u12_no_new_funds_on_last_payment_resends_what_is_owed => "U12",
+    u13_surplus_payment_raises_the_data_limit => "U13",
+    u14_nothing_owed_and_nothing_paid_moves_to_ongoing => "U14",
+    u15_nothing_owed_on_last_payment_finalizes => "U15",
+    u16_chain_head_error_fails_the_deal => "U16",
+    u17_save_voucher_error_fails_the_deal => "U17",
+    u18_update_validation_status_error_errors_the_deal => "U18",
 }
 
 #[test]
