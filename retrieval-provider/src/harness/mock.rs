@@ -66,6 +66,10 @@ pub struct NodeSetup {
 }
 
 /// A scripted [`RetrievalProviderNode`] that records its calls.
+///
+/// The chain head is an empty token at epoch 0 (or [`NodeSetup::chain_head_error`]);
+/// `get_miner_worker_address` answers the miner's own address and
+/// `get_retrieval_pricing_input` always fails: the deal machine uses neither.
 #[derive(Debug, Default)]
 pub struct MockNode {
     setup: Mutex<NodeSetup>,
