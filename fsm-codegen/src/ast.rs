@@ -42,6 +42,9 @@ pub struct Section<T> {
 /// One `name: value` line of the header.
 #[derive(Debug)]
 pub struct HeaderField {
+    /// Attributes written on the field (allowed on `input` and `entry`, where they go on the
+    /// generated enum and trait).
+    pub attrs: Vec<Attribute>,
     /// The field name as written.
     pub name: Ident,
     /// The value, read according to the field.

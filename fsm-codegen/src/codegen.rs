@@ -4,7 +4,8 @@
 //! runtime are absolute (`::fsm_runtime::…`) so the expansion works wherever it is invoked.
 
 use proc_macro2::{Ident, TokenStream};
-use quote::{format_ident, quote};
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
 use syn::{Path, Type};
 
 use crate::ir::{Action, ActionKind, Destination, Event, Machine, Sources};
@@ -57,6 +58,7 @@ fn input_enum(machine: &Machine) -> TokenStream {
         vis,
         name,
         input,
+        input_attrs,
         event,
         ..
     } = machine;
@@ -91,6 +93,7 @@ fn input_enum(machine: &Machine) -> TokenStream {
     quote! {
         #[doc = #enum_doc]
         #[derive(Debug)]
+        #(#input_attrs)*
         #vis enum #input {
             #(#variants,)*
         }
@@ -119,6 +122,7 @@ fn entry_trait(machine: &Machine) -> TokenStream {
         vis,
         name,
         entry,
+        entry_attrs,
         state,
         ..
     } = machine;
@@ -147,6 +151,7 @@ fn entry_trait(machine: &Machine) -> TokenStream {
     });
     quote! {
         #[doc = #doc]
+        #(#entry_attrs)*
         #vis trait #entry: ::core::marker::Send + ::core::marker::Sync + 'static {
             #(#methods)*
         }
@@ -183,8 +188,12 @@ fn action_fns(machine: &Machine) -> TokenStream {
                 }
             }
         });
+        // The default return type carries the body's span, so a body that does not return a
+        // `Result` is reported there rather than on the whole invocation.
         let output = match output {
-            syn::ReturnType::Default => quote! { -> ::fsm_runtime::ActionResult },
+            syn::ReturnType::Default => {
+                quote_spanned! { body.span()=> -> ::fsm_runtime::ActionResult }
+            }
             explicit @ syn::ReturnType::Type(..) => quote! { #explicit },
         };
         let body = match &**body {
@@ -430,7 +439,16 @@ fn action_call(
                 explicit,
             )
         }
-        ActionKind::Shared { function } => (quote! { #function(&mut next, #(#payload),*) }, true),
+        ActionKind::Shared { function } => {
+            // Bind through the written signature so that a mismatch is reported at the
+            // function's path and the signature's types, not on the whole invocation.
+            let state = &machine.state;
+            let types = action.payload.iter().map(|param| &param.ty);
+            let bind = quote_spanned! { function.span()=>
+                let action: fn(&mut #state, #(#types),*) -> _ = #function;
+            };
+            (quote! { { #bind action(&mut next, #(#payload),*) } }, true)
+        }
     };
     let error = if convert {
         quote! { error: ::fsm_runtime::__private::action_error(error) }

@@ -25,8 +25,12 @@ pub struct Machine {
     pub event: Type,
     /// The generated input enum's name.
     pub input: Ident,
+    /// Attributes for the input enum (e.g. `#[derive(Clone, PartialEq)]`).
+    pub input_attrs: Vec<Attribute>,
     /// The generated entry-handler trait's name.
     pub entry: Ident,
+    /// Attributes for the entry trait.
+    pub entry_attrs: Vec<Attribute>,
     /// The state field holding the status.
     pub status_field: Ident,
     /// Consume-all mode.

@@ -64,7 +64,9 @@ pub fn lower(input: &FsmInput) -> Option<ir::Machine> {
         status: header.status,
         event: header.event,
         input: header.input,
+        input_attrs: header.input_attrs,
         entry: header.entry,
+        entry_attrs: header.entry_attrs,
         status_field: header
             .status_field
             .unwrap_or_else(|| Ident::new("status", Span::call_site())),
@@ -81,7 +83,9 @@ struct Header {
     status: Type,
     event: Type,
     input: Ident,
+    input_attrs: Vec<syn::Attribute>,
     entry: Ident,
+    entry_attrs: Vec<syn::Attribute>,
     status_field: Option<Ident>,
     consume_all: bool,
 }
@@ -104,7 +108,17 @@ impl Header {
             HeaderValue::Bool(value) => Some(value.value),
             _ => None,
         });
+        let attrs = |name: &str| {
+            input
+                .header
+                .iter()
+                .find(|field| field.name == name)
+                .map(|field| field.attrs.clone())
+                .unwrap_or_default()
+        };
         Some(Self {
+            input_attrs: attrs("input"),
+            entry_attrs: attrs("entry"),
             state: ty("state")?,
             status: ty("status")?,
             event: ty("event")?,
@@ -190,6 +204,8 @@ fn lower_action(action: &ActionDecl) -> ir::Action {
             };
             let payload = params
                 .filter_map(|param| match param {
+                    // A borrowed payload is reported by validation and left out here.
+                    Pat::Type(typed) if matches!(*typed.ty, Type::Reference(_)) => None,
                     Pat::Type(typed) => Some(ir::PayloadParam {
                         pat: Some((*typed.pat).clone()),
                         ty: (*typed.ty).clone(),
@@ -218,6 +234,7 @@ fn lower_action(action: &ActionDecl) -> ir::Action {
                 .inputs
                 .iter()
                 .skip(1)
+                .filter(|arg| !matches!(arg.ty, Type::Reference(_)))
                 .map(|arg| ir::PayloadParam {
                     pat: None,
                     ty: arg.ty.clone(),

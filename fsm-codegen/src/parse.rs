@@ -6,6 +6,7 @@
 //! names) is read leniently, with each mistake recorded in [`Errors`] and the rest kept.
 
 use proc_macro2::TokenStream;
+use syn::ext::IdentExt;
 use syn::parse::{Parse, ParseStream, Parser};
 use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
@@ -66,16 +67,22 @@ struct RawInput {
 
 impl Parse for RawInput {
     fn parse(input: ParseStream) -> syn::Result<Self> {
+        const START: &str = "an invocation starts with `pub machine Name { state: .., \
+                             status: .., event: .., input: .., entry: .. }`";
+        if input.is_empty() {
+            return Err(input.error(format!("expected `machine`: {START}")));
+        }
         let attrs = input.call(Attribute::parse_outer)?;
         let vis: Visibility = input.parse()?;
-        let machine_kw: Ident = input.parse()?;
+        if input.is_empty() {
+            return Err(input.error(format!("expected `machine`: {START}")));
+        }
+        // `parse_any` also reads keywords, so `pub struct X` gets this message, not syn's.
+        let machine_kw = input.call(Ident::parse_any)?;
         if machine_kw != "machine" {
             return Err(syn::Error::new(
                 machine_kw.span(),
-                format!(
-                    "expected `machine`, found `{machine_kw}`: an invocation starts with \
-                     `pub machine Name {{ state: .., status: .., event: .., input: .., entry: .. }}`"
-                ),
+                format!("expected `machine`, found `{machine_kw}`: {START}"),
             ));
         }
         let name: Ident = input.parse()?;
@@ -104,6 +111,7 @@ impl Parse for RawInput {
 fn parse_header(input: ParseStream) -> syn::Result<Vec<HeaderField>> {
     let mut fields = Vec::new();
     while !input.is_empty() {
+        let attrs = input.call(Attribute::parse_outer)?;
         let name: Ident = input.parse()?;
         input.parse::<Token![:]>()?;
         let key = name.to_string();
@@ -121,7 +129,7 @@ fn parse_header(input: ParseStream) -> syn::Result<Vec<HeaderField>> {
             }
             HeaderValue::Unknown
         };
-        fields.push(HeaderField { name, value });
+        fields.push(HeaderField { attrs, name, value });
         if input.is_empty() {
             break;
         }
@@ -132,6 +140,14 @@ fn parse_header(input: ParseStream) -> syn::Result<Vec<HeaderField>> {
 
 /// Reads the sections; DSL-level mistakes go to `errors`.
 fn read(raw: RawInput, errors: &mut Errors) -> FsmInput {
+    let state = raw
+        .header
+        .iter()
+        .find_map(|field| match &field.value {
+            HeaderValue::Type(ty) if field.name == "state" => Some(crate::validate::type_text(ty)),
+            _ => None,
+        })
+        .unwrap_or_else(|| "State".to_owned());
     let mut input = FsmInput {
         attrs: raw.attrs,
         vis: raw.vis,
@@ -146,7 +162,7 @@ fn read(raw: RawInput, errors: &mut Errors) -> FsmInput {
     for (keyword, body) in raw.sections {
         match keyword.to_string().as_str() {
             "events" => {
-                if let Some(events) = read_events(body, errors) {
+                if let Some(events) = read_events(body, &state, errors) {
                     input.events.push(Section {
                         keyword,
                         content: events,
@@ -200,7 +216,7 @@ fn parse_entry_funcs(input: ParseStream) -> syn::Result<Vec<EntryFuncDecl>> {
     Ok(funcs)
 }
 
-fn read_events(body: TokenStream, errors: &mut Errors) -> Option<Vec<EventDecl>> {
+fn read_events(body: TokenStream, state: &str, errors: &mut Errors) -> Option<Vec<EventDecl>> {
     let chains = match Punctuated::<Expr, Token![,]>::parse_terminated.parse2(body) {
         Ok(chains) => chains,
         Err(error) => {
@@ -211,13 +227,13 @@ fn read_events(body: TokenStream, errors: &mut Errors) -> Option<Vec<EventDecl>>
     Some(
         chains
             .iter()
-            .filter_map(|chain| read_event(chain, errors))
+            .filter_map(|chain| read_event(chain, state, errors))
             .collect(),
     )
 }
 
 /// Reads one `Event(code).From(..).To(..)...` chain.
-fn read_event(chain: &Expr, errors: &mut Errors) -> Option<EventDecl> {
+fn read_event(chain: &Expr, state: &str, errors: &mut Errors) -> Option<EventDecl> {
     // Walk the method-call chain from its end back to its root `Event(..)` call.
     let mut calls = Vec::new();
     let mut cursor = chain;
@@ -237,7 +253,7 @@ fn read_event(chain: &Expr, errors: &mut Errors) -> Option<EventDecl> {
     let mut has_unreadable_call = false;
     let calls = calls
         .into_iter()
-        .filter_map(|call| match read_call(call) {
+        .filter_map(|call| match read_call(call, state) {
             Ok(call) => Some(call),
             Err(error) => {
                 errors.push(error);
@@ -288,7 +304,7 @@ fn read_event_root(root: &Expr) -> syn::Result<(Ident, Path)> {
     Ok((word.clone(), code))
 }
 
-fn read_call(call: &syn::ExprMethodCall) -> syn::Result<BuilderCall> {
+fn read_call(call: &syn::ExprMethodCall, state: &str) -> syn::Result<BuilderCall> {
     let word = call.method.clone();
     let args = &call.args;
     match word.to_string().as_str() {
@@ -331,7 +347,7 @@ fn read_call(call: &syn::ExprMethodCall) -> syn::Result<BuilderCall> {
             Ok(BuilderCall::ToJustRecord { word })
         }
         "Action" => {
-            let action = read_action(&word, args)?;
+            let action = read_action(&word, args, state)?;
             Ok(BuilderCall::Action {
                 word,
                 action: Box::new(action),
@@ -355,7 +371,11 @@ fn read_call(call: &syn::ExprMethodCall) -> syn::Result<BuilderCall> {
 const ACTION_FORMS: &str = "an action is a closure `|state: &mut State, arg: Type| { ..; Ok(()) }` \
      or a shared function with its signature, `name as fn(&mut State, Type)`";
 
-fn read_action(word: &Ident, args: &Punctuated<Expr, Token![,]>) -> syn::Result<ActionDecl> {
+fn read_action(
+    word: &Ident,
+    args: &Punctuated<Expr, Token![,]>,
+    state: &str,
+) -> syn::Result<ActionDecl> {
     if args.len() != 1 {
         return Err(syn::Error::new(
             if args.is_empty() {
@@ -384,8 +404,8 @@ fn read_action(word: &Ident, args: &Punctuated<Expr, Token![,]>) -> syn::Result<
             path,
             format!(
                 "a shared action needs its signature so that the event's payload is known: \
-                 write `{} as fn(&mut State, ..)`",
-                quote::quote!(#path)
+                 write `{} as fn(&mut {state}, ..)`",
+                crate::validate::path_text(&path.path)
             ),
         )),
         other => Err(syn::Error::new_spanned(other, ACTION_FORMS)),

@@ -3,9 +3,17 @@
 /// `"; did you mean `X`?"` for the candidate closest to `word`, if one is close enough.
 ///
 /// Closeness is normalised Damerau-Levenshtein similarity on the lower-cased words, so `Form`
-/// suggests `From` and `tonochange` suggests `ToNoChange`.
+/// suggests `From` and `tonochange` suggests `ToNoChange`; a word of four or more letters that
+/// begins a candidate (`consume_all_events`) suggests that candidate.
 pub fn did_you_mean(word: &str, candidates: &[&str]) -> Option<String> {
     let lower = word.to_lowercase();
+    let begun = candidates
+        .iter()
+        .filter(|_| lower.len() >= 4)
+        .find(|candidate| candidate.to_lowercase().starts_with(&lower) && **candidate != word);
+    if let Some(candidate) = begun {
+        return Some(format!("; did you mean `{candidate}`?"));
+    }
     candidates
         .iter()
         .map(|candidate| {
@@ -35,6 +43,15 @@ mod tests {
         assert_eq!(
             did_you_mean("FromAll", BUILDER_WORDS).as_deref(),
             Some("; did you mean `FromAny`?")
+        );
+    }
+
+    #[test]
+    fn suggests_the_word_a_prefix_begins() {
+        let fields = ["state", "consume_all_events_before_entry_funcs"];
+        assert_eq!(
+            did_you_mean("consume_all_events", &fields).as_deref(),
+            Some("; did you mean `consume_all_events_before_entry_funcs`?")
         );
     }
 

@@ -50,6 +50,17 @@ fn validate_header(input: &FsmInput, errors: &mut Errors) {
     let mut seen = HashSet::new();
     for field in &input.header {
         let name = field.name.to_string();
+        if let Some(attr) = field.attrs.first() {
+            if name != "input" && name != "entry" {
+                errors.spanned(
+                    attr,
+                    format!(
+                        "attributes are allowed on `input` and `entry` only (they go on the \
+                         generated enum and trait), not on `{name}`"
+                    ),
+                );
+            }
+        }
         if matches!(field.value, HeaderValue::Unknown) {
             errors.at(
                 field.name.span(),
@@ -76,7 +87,7 @@ fn validate_header(input: &FsmInput, errors: &mut Errors) {
     if !missing.is_empty() {
         let plural = if missing.len() == 1 { "" } else { "s" };
         errors.at(
-            input.header_span,
+            input.name.span(),
             format!(
                 "missing header field{plural} {} in machine `{}`",
                 crate::parse::list(&missing),
@@ -161,8 +172,8 @@ fn validate_event(event: &EventDecl, state_type: Option<&Type>, errors: &mut Err
                     errors.at(
                         word.span(),
                         format!(
-                            "duplicate all-sources destination for event `{name}`: `FromAny` \
-                             may appear once per event"
+                            "duplicate `FromAny` for event `{name}`: an event has at most one \
+                             all-sources destination"
                         ),
                     );
                 }
@@ -218,15 +229,16 @@ fn validate_action(action: &ActionDecl, state_type: Option<&Type>, errors: &mut 
                 ),
             }
             for param in inputs {
-                if !matches!(param, Pat::Type(_)) {
-                    errors.spanned(
-                        param,
+                match param {
+                    Pat::Type(typed) => check_payload_type(&typed.ty, state_type, errors),
+                    untyped => errors.spanned(
+                        untyped,
                         format!(
                             "action parameter `{}` needs a type: it becomes part of the \
                              event's payload",
-                            quote::quote!(#param)
+                            quote::quote!(#untyped)
                         ),
-                    );
+                    ),
                 }
             }
         }
@@ -248,7 +260,33 @@ fn validate_action(action: &ActionDecl, state_type: Option<&Type>, errors: &mut 
                     ),
                 ),
             }
+            for arg in signature.inputs.iter().skip(1) {
+                check_payload_type(&arg.ty, state_type, errors);
+            }
         }
+    }
+}
+
+/// A payload is queued and may cross tasks, so it must own its data. A misplaced `&mut State`
+/// is already reported as a bad first parameter and is not reported again.
+fn check_payload_type(ty: &Type, state_type: Option<&Type>, errors: &mut Errors) {
+    if let Type::Reference(reference) = ty {
+        if is_state_ref(ty, state_type) {
+            return;
+        }
+        let owned = match &*reference.elem {
+            Type::Path(path) if path.path.is_ident("str") => "`String`",
+            Type::Slice(_) => "a `Vec`",
+            _ => "an owned type",
+        };
+        errors.spanned(
+            ty,
+            format!(
+                "a payload parameter cannot borrow (`{}`): inputs are queued and sent between \
+                 tasks, so the payload must own its data (use {owned})",
+                type_text(ty)
+            ),
+        );
     }
 }
 
@@ -365,4 +403,5 @@ pub fn type_text(ty: &Type) -> String {
         .replace(" < ", "<")
         .replace(" >", ">")
         .replace("& mut ", "&mut ")
+        .replace("& ", "&")
 }

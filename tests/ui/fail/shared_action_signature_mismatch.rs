@@ -1,8 +1,3 @@
-// TODO(lead): rustc reports E0308 "expected `u32`, found `String`" spanning the WHOLE `fsm!`
-// invocation, with a bogus "parentheses are required to parse this as an expression" help.
-// Expected: one error on `start_job` (or on the written `fn(..)`), e.g. by emitting
-// `let action: fn(&mut Job, String) -> _ = start_job;` with the user tokens' spans. Move to
-// ../fail/ when fixed.
 // A shared action whose declared signature differs from the function's.
 use fsm_runtime::fsm;
 

@@ -1,7 +1,3 @@
-// TODO(lead): besides the macro's own error, rustc reports E0106 "missing lifetime specifier"
-// at the misplaced `&mut Job`: lowering keeps every parameter after the first as payload, so
-// `&mut Job` becomes a field of `JobInput`. Expected: only the macro's error (e.g. leave out of
-// the payload every parameter typed `&mut Job`). Move to ../fail/ when fixed.
 // A shared action whose signature does not start with `&mut Job`.
 use fsm_runtime::fsm;
 

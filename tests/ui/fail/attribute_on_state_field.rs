@@ -1,0 +1,36 @@
+// Attributes on a header field other than `input` and `entry`.
+use fsm_runtime::fsm;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum JobStatus {
+    New,
+    Running,
+    Done,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum JobEvent {
+    Start,
+    Finish,
+}
+
+#[derive(Debug, Clone)]
+struct Job {
+    status: JobStatus,
+}
+
+fsm! {
+    machine JobFsm {
+        #[derive(Clone)]
+        state: Job,
+        status: JobStatus,
+        event: JobEvent,
+        input: JobInput,
+        entry: JobEntry,
+    }
+    events {
+        Event(JobEvent::Start).From(JobStatus::New).To(JobStatus::Running),
+    }
+}
+
+fn main() {}

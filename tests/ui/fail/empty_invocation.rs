@@ -1,0 +1,6 @@
+// An empty invocation says what an invocation starts with.
+use fsm_runtime::fsm;
+
+fsm! {}
+
+fn main() {}
