@@ -39,6 +39,7 @@ fsm! {
         state: ProviderDealState,
         status: DealStatus,
         event: ProviderEvent,
+        #[derive(Clone, PartialEq, Eq)]
         input: ProviderInput,
         entry: ProviderEntryFuncs,
         consume_all_events_before_entry_funcs: true,
@@ -124,42 +125,4 @@ fsm! {
         DealStatus::Failing | DealStatus::Cancelling => cancel_deal,
         DealStatus::Completing => cleanup_deal,
     }
-}
-
-/// `Clone` and `PartialEq` for [`ProviderInput`], which the macro derives only `Debug` for
-/// (payloads need not be `Clone` in general; here they all are). Inputs are compared and
-/// copied by the harness and by tests that check which events an entry func triggered.
-///
-/// Listing the variants here is checked by the compiler: `clone` matches exhaustively, so a
-/// variant added to the table and not listed here is a compile error.
-macro_rules! input_impls {
-    (unit: $($unit:ident),* ; payload: $($payload:ident),* $(,)?) => {
-        impl Clone for ProviderInput {
-            fn clone(&self) -> Self {
-                match self {
-                    $(Self::$unit => Self::$unit,)*
-                    $(Self::$payload(value) => Self::$payload(value.clone()),)*
-                }
-            }
-        }
-
-        impl PartialEq for ProviderInput {
-            fn eq(&self, other: &Self) -> bool {
-                match (self, other) {
-                    $((Self::$unit, Self::$unit) => true,)*
-                    $((Self::$payload(a), Self::$payload(b)) => a == b,)*
-                    _ => false,
-                }
-            }
-        }
-
-        impl Eq for ProviderInput {}
-    };
-}
-
-input_impls! {
-    unit: Open, UnsealComplete, BlockSent, PaymentRequested, LastPaymentRequested,
-        ProcessPayment, Complete, CleanupComplete, CancelComplete, ClientCancelled;
-    payload: DealAccepted, UnsealError, SaveVoucherFailed, PartialPaymentReceived,
-        PaymentReceived, DataTransferError, MultiStoreError,
 }
