@@ -24,6 +24,26 @@ fn fixture(name: &str) -> TokenStream {
     text.parse().expect("fixture tokenizes")
 }
 
+/// The body of the `fsm!` invocation in `retrieval-provider/src/machine.rs`, so the snapshot
+/// follows the real table rather than a copy of it.
+fn provider_table() -> TokenStream {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../retrieval-provider/src/machine.rs");
+    let source = std::fs::read_to_string(&path).expect("the provider table is readable");
+    let file = syn::parse_file(&source).expect("the provider table parses");
+    file.items
+        .into_iter()
+        .find_map(|item| match item {
+            syn::Item::Macro(item) if item.mac.path.is_ident("fsm") => Some(item.mac.tokens),
+            _ => None,
+        })
+        .expect("machine.rs invokes fsm!")
+}
+
+#[test]
+fn retrieval_provider_machine() {
+    insta::assert_snapshot!(expand_pretty(provider_table()));
+}
+
 #[test]
 fn minimal_machine() {
     insta::assert_snapshot!(expand_pretty(fixture("minimal.fsm")));
