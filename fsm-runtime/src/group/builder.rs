@@ -173,7 +173,12 @@ where
     }
 }
 
-fn resume<M, H, I, S, C>(shared: &Arc<Shared<M, H, I, S, C>>) -> Result<(), StoreError>
+/// Runs the entry func of every non-final machine the store hands out for resuming
+/// ([`Store::scan_resumable`]) that is not busy in this group, and returns how many. The record
+/// read replaces an idle machine's cached one.
+pub(super) fn resume<M, H, I, S, C>(
+    shared: &Arc<Shared<M, H, I, S, C>>,
+) -> Result<usize, StoreError>
 where
     M: RunEntry<H>,
     H: Send + Sync + 'static,
@@ -182,7 +187,7 @@ where
     C: Codec<M::State>,
 {
     let mut machines = Vec::new();
-    shared.store.scan(&shared.prefix, &mut |key, value| {
+    shared.store.scan_resumable(&shared.prefix, &mut |key, value| {
         let id = match I::from_key(&key[shared.prefix.len()..]) {
             Ok(id) => id,
             Err(error) => {
@@ -207,12 +212,24 @@ where
         count = machines.len(),
         "resuming machines"
     );
+    let mut resumed = 0;
     for (id, state) in machines {
+        let mut shard = shared.lock(shared.shard_of(&id));
+        // Checked under the shard lock, like a send: `stop` either sees this task or we see it.
+        if shared.is_stopping() {
+            break;
+        }
+        if shard.get(&id).is_some_and(|slot| slot.busy) {
+            // Running here already: its own task keeps it going.
+            continue;
+        }
         let mut slot = Slot::new(Some(state));
         slot.busy = true;
-        shared.lock(shared.shard_of(&id)).insert(id.clone(), slot);
+        shard.insert(id.clone(), slot);
         shared.enter();
+        drop(shard);
         worker::spawn(Arc::clone(shared), id, true);
+        resumed += 1;
     }
-    Ok(())
+    Ok(resumed)
 }

@@ -1,5 +1,6 @@
 //! Group commit: one thread collects the pending record writes of many machines and writes
-//! them in one [`Store::write_batch`], then acknowledges each writer.
+//! them in one [`Store::write_batch_each`] (one transaction), then acknowledges each writer
+//! with the result of its own write.
 
 use std::sync::Arc;
 use std::thread;
@@ -91,13 +92,21 @@ fn run<S: Store + ?Sized>(
                     value: &r.value,
                 })
                 .collect();
-            store.write_batch(&ops)
+            store.write_batch_each(&ops)
         };
         AtomicCounters::bump(&counters.commits);
         tracing::trace!(writes = batch.len(), ok = result.is_ok(), "group commit");
-        for request in batch.drain(..) {
+        for (index, request) in batch.drain(..).enumerate() {
+            let outcome = match &result {
+                Ok(each) => each.get(index).cloned().unwrap_or_else(|| {
+                    Err(StoreError::backend(std::io::Error::other(
+                        "the store returned no result for this write",
+                    )))
+                }),
+                Err(error) => Err(error.clone()),
+            };
             // A writer that stopped waiting is not an error of the commit.
-            let _ = request.ack.send(result.clone());
+            let _ = request.ack.send(outcome);
         }
     }
     if let Some(ack) = shutdown {

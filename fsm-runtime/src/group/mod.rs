@@ -470,6 +470,18 @@ where
         }
     }
 
+    /// Re-runs the entry func of every non-final machine that is not busy in this group, as
+    /// resume on open does, and returns how many were started. With a store shared by several
+    /// processes only the machines this process owns or can take over (their owner's lease
+    /// expired) are resumed: call it periodically to take over the machines of a dead process.
+    /// A stopping group resumes nothing.
+    pub fn resume(&self) -> Result<usize, crate::store::StoreError> {
+        if self.shared.is_stopping() {
+            return Ok(0);
+        }
+        builder::resume(&self.shared)
+    }
+
     /// A stream of notifications (applied events with the saved state, entry-func failures).
     /// A slow subscriber never blocks machines: it lags and is told so.
     pub fn subscribe(&self) -> Subscription<M, I> {

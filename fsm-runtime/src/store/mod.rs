@@ -56,6 +56,29 @@ pub trait Store: Send + Sync + 'static {
     /// Applies `ops` atomically, in order.
     fn write_batch(&self, ops: &[WriteOp<'_>]) -> Result<(), StoreError>;
 
+    /// Applies `ops` like [`Store::write_batch`], except that the store may reject single
+    /// writes (for example a record owned by another process sharing the store) without failing
+    /// the others. `Err` fails every write; otherwise there is one result per op, in order.
+    /// The group's committer calls this. The default is [`Store::write_batch`]: all or nothing.
+    fn write_batch_each(
+        &self,
+        ops: &[WriteOp<'_>],
+    ) -> Result<Vec<Result<(), StoreError>>, StoreError> {
+        self.write_batch(ops).map(|()| vec![Ok(()); ops.len()])
+    }
+
+    /// Calls `visit` with the records under `prefix` whose entry funcs this process may resume
+    /// (resume on open, [`Group::resume`](crate::Group::resume)). The default is [`Store::scan`]:
+    /// every record. A store shared by several processes visits only the records this process
+    /// owns or can take over, and takes them.
+    fn scan_resumable(
+        &self,
+        prefix: &[u8],
+        visit: &mut dyn FnMut(&[u8], &[u8]),
+    ) -> Result<(), StoreError> {
+        self.scan(prefix, visit)
+    }
+
     /// Whether the group should group writes from many machines into one
     /// [`Store::write_batch`] on a committer thread (true for stores whose commit is expensive,
     /// such as an fsync). When false, each machine writes inline with [`Store::put`].
@@ -83,6 +106,21 @@ impl<S: Store + ?Sized> Store for Arc<S> {
 
     fn write_batch(&self, ops: &[WriteOp<'_>]) -> Result<(), StoreError> {
         (**self).write_batch(ops)
+    }
+
+    fn write_batch_each(
+        &self,
+        ops: &[WriteOp<'_>],
+    ) -> Result<Vec<Result<(), StoreError>>, StoreError> {
+        (**self).write_batch_each(ops)
+    }
+
+    fn scan_resumable(
+        &self,
+        prefix: &[u8],
+        visit: &mut dyn FnMut(&[u8], &[u8]),
+    ) -> Result<(), StoreError> {
+        (**self).scan_resumable(prefix, visit)
     }
 
     fn prefers_group_commit(&self) -> bool {
