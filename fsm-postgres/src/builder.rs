@@ -1,0 +1,192 @@
+//! [`PgStoreBuilder`]: the choices made when a store is opened.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio_postgres::Config;
+
+use crate::error::PgError;
+use crate::link::RetryPolicy;
+use crate::schema;
+use crate::store::{Inner, PgStore, run_on};
+
+/// Opens a [`PgStore`]: database URL, group name, instance name, lease time, retries.
+///
+/// ```no_run
+/// # fn main() -> Result<(), fsm_postgres::PgError> {
+/// let store = fsm_postgres::PgStoreBuilder::new("postgresql://fsm@127.0.0.1/fsm", "deals")
+///     .lease_ttl(std::time::Duration::from_secs(10))
+///     .connect()?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct PgStoreBuilder {
+    url: String,
+    group: String,
+    owner: Option<String>,
+    lease_ttl: Duration,
+    retry: RetryPolicy,
+    renew: bool,
+    connect_timeout: Duration,
+}
+
+impl PgStoreBuilder {
+    /// A builder for group `group` of the database at `url` (a `postgresql://` URL or a
+    /// `key=value` connection string). Defaults: a unique instance name, 10 s leases renewed
+    /// in the background, the default [`RetryPolicy`], 5 s connect timeout.
+    pub fn new(url: &str, group: &str) -> Self {
+        Self {
+            url: url.to_owned(),
+            group: group.to_owned(),
+            owner: None,
+            lease_ttl: Duration::from_secs(10),
+            retry: RetryPolicy::default(),
+            renew: true,
+            connect_timeout: Duration::from_secs(5),
+        }
+    }
+
+    /// This instance's name in lease rows and in [`PgError::NotOwner`] errors (default:
+    /// `host-pid-nanos`). Instances sharing a group must use different names.
+    pub fn owner(mut self, owner: impl Into<String>) -> Self {
+        self.owner = Some(owner.into());
+        self
+    }
+
+    /// How long a lease runs without renewal (default 10 s, at least 100 ms): how long a dead
+    /// instance's machines wait before another instance can take them.
+    pub fn lease_ttl(mut self, ttl: Duration) -> Self {
+        self.lease_ttl = ttl.max(Duration::from_millis(100));
+        self
+    }
+
+    /// How transient failures are retried.
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// Whether a background task renews this instance's leases every third of the lease time
+    /// (default true). Without it, leases run out unless [`PgStore::renew_leases`] is called:
+    /// the behaviour of a paused or partitioned instance.
+    pub fn renew_leases(mut self, renew: bool) -> Self {
+        self.renew = renew;
+        self
+    }
+
+    /// How long connecting may take before it fails (default 5 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Connects, creates or migrates the schema, and starts lease renewal. Blocks the calling
+    /// thread (fine inside async code: it does not run on the caller's runtime). Fails at once
+    /// on a bad URL, an unreachable server or a schema newer than this library's.
+    pub fn connect(self) -> Result<PgStore, PgError> {
+        let mut config: Config = self.url.parse().map_err(|source| PgError::BadUrl {
+            url: redact(&self.url),
+            source,
+        })?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(self.connect_timeout);
+        }
+        if config.get_application_name().is_none() {
+            config.application_name("fsm-postgres");
+        }
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("fsm-postgres")
+            .enable_all()
+            .build()
+            .map_err(|_| PgError::Closed)?;
+        let owner = self.owner.unwrap_or_else(default_owner);
+        let inner = Arc::new(Inner::new(
+            self.group,
+            owner,
+            self.lease_ttl,
+            self.retry,
+            config,
+        ));
+        let opening = Arc::clone(&inner);
+        run_on(runtime.handle(), async move {
+            let writer = opening.writer.connect_now().await?;
+            schema::migrate(&writer).await?;
+            opening.reader.connect_now().await.map(drop)
+        })?;
+        if self.renew {
+            let renewing = Arc::downgrade(&inner);
+            let every = inner.lease_ttl / 3;
+            runtime.spawn(async move {
+                let mut tick = tokio::time::interval(every);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    tick.tick().await;
+                    let Some(inner) = renewing.upgrade() else { return };
+                    if let Err(error) = inner.renew().await {
+                        tracing::warn!(%error, group = %inner.group, "lease renewal failed");
+                    }
+                }
+            });
+        }
+        Ok(PgStore::from_parts(inner, runtime))
+    }
+}
+
+/// `host-pid-nanos`: unique per process start on one host.
+fn default_owner() -> String {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|name| name.trim().to_owned())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "host".to_owned());
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| since.subsec_nanos());
+    format!("{host}-{}-{nanos:08x}", std::process::id())
+}
+
+/// The URL without its password, for errors.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let credentials = &url[scheme + 3..at];
+            match credentials.find(':') {
+                Some(colon) => format!(
+                    "{}{}:***{}",
+                    &url[..scheme + 3],
+                    &credentials[..colon],
+                    &url[at..]
+                ),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            redact("postgresql://fsm:secret@db:5432/x"),
+            "postgresql://fsm:***@db:5432/x"
+        );
+        assert_eq!(redact("postgresql://fsm@db/x"), "postgresql://fsm@db/x");
+        assert_eq!(redact("host=db user=fsm"), "host=db user=fsm");
+    }
+
+    #[test]
+    fn bad_url_is_a_clear_error() {
+        let error = PgStoreBuilder::new("postgresql://fsm:pw@db:notaport/x", "g")
+            .connect()
+            .unwrap_err();
+        assert!(matches!(error, PgError::BadUrl { .. }), "{error}");
+        let text = error.to_string();
+        assert!(text.contains("invalid PostgreSQL URL"), "{text}");
+        assert!(!text.contains("pw"), "{text}");
+    }
+}

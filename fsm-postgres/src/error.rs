@@ -1,0 +1,146 @@
+//! The store's typed errors. Each one names the group and, where there is one, the machine.
+
+use std::fmt;
+use std::time::Duration;
+
+/// A machine's store key, shown as hex in errors (`0x0000000000000007`).
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct MachineKey(pub Vec<u8>);
+
+impl fmt::Display for MachineKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("0x")?;
+        self.0.iter().try_for_each(|byte| write!(f, "{byte:02x}"))
+    }
+}
+
+impl fmt::Debug for MachineKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// Why a PostgreSQL store operation failed.
+///
+/// Group errors carry it as [`StoreError::Backend`](fsm_runtime::store::StoreError::Backend);
+/// get it back with `error.downcast_ref::<PgError>()`.
+#[derive(Debug, thiserror::Error)]
+pub enum PgError {
+    /// The database URL does not parse.
+    #[error("invalid PostgreSQL URL {url:?}: {source}")]
+    BadUrl {
+        /// The URL, with any password removed.
+        url: String,
+        /// The parser's error.
+        #[source]
+        source: tokio_postgres::Error,
+    },
+    /// No connection could be made.
+    #[error("cannot connect to PostgreSQL at {target}: {source}")]
+    Connect {
+        /// Host and port (or socket) tried.
+        target: String,
+        /// The driver's error.
+        #[source]
+        source: tokio_postgres::Error,
+    },
+    /// The database holds a schema written by a newer version of this library.
+    #[error(
+        "the database schema is version {found}, newer than the version {supported} this \
+         fsm-postgres supports; upgrade fsm-postgres (a downgrade cannot read it safely)"
+    )]
+    SchemaTooNew {
+        /// The version in the database.
+        found: i32,
+        /// The newest version this library knows.
+        supported: i32,
+    },
+    /// Another process holds the lease of the machine; send the event to that process or
+    /// wait until its lease expires.
+    #[error(
+        "group {group}: machine {machine} is owned by instance {owner:?} (lease expires in \
+         {expires_in:?}); send the event there or retry after the lease expires"
+    )]
+    NotOwner {
+        /// The group.
+        group: String,
+        /// The machine's key.
+        machine: MachineKey,
+        /// The owning instance.
+        owner: String,
+        /// How long the owner's lease still runs.
+        expires_in: Duration,
+    },
+    /// The stored record changed since this process read it (another process wrote it while
+    /// this one did not own the machine): the write is refused so that it cannot overwrite the
+    /// newer record. The group reloads the record; the event can be sent again.
+    #[error(
+        "group {group}: machine {machine}: the stored record changed since this instance read \
+         it (written by another instance); the write was refused, send the event again"
+    )]
+    Stale {
+        /// The group.
+        group: String,
+        /// The machine's key.
+        machine: MachineKey,
+    },
+    /// A statement failed.
+    #[error("PostgreSQL error while {doing}: {source}")]
+    Db {
+        /// What the store was doing.
+        doing: &'static str,
+        /// The driver's error.
+        #[source]
+        source: tokio_postgres::Error,
+    },
+    /// The server stayed unreachable for the whole retry window.
+    #[error("PostgreSQL unreachable for {waited:?} ({attempts} attempts) while {doing}: {last}")]
+    Unavailable {
+        /// What the store was doing.
+        doing: &'static str,
+        /// How many attempts were made.
+        attempts: u32,
+        /// How long it retried.
+        waited: Duration,
+        /// The last attempt's error.
+        #[source]
+        last: Box<PgError>,
+    },
+    /// The store has shut down.
+    #[error("the PostgreSQL store is closed")]
+    Closed,
+}
+
+impl PgError {
+    /// Whether retrying on a fresh connection may succeed: the connection broke, the server is
+    /// restarting, or a transaction lost a serialization or deadlock race.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Connect { .. } => true,
+            Self::Db { source, .. } => is_transient_db(source),
+            _ => false,
+        }
+    }
+
+    pub(crate) fn db(doing: &'static str) -> impl FnOnce(tokio_postgres::Error) -> Self {
+        move |source| Self::Db { doing, source }
+    }
+}
+
+fn is_transient_db(error: &tokio_postgres::Error) -> bool {
+    if error.is_closed() {
+        return true;
+    }
+    match error.code() {
+        // Class 08: connection exception; 57P01-57P03: admin shutdown, crash shutdown, cannot
+        // connect now; 40001/40P01: serialization failure, deadlock.
+        Some(code) => {
+            let code = code.code();
+            code.starts_with("08")
+                || matches!(code, "57P01" | "57P02" | "57P03" | "40001" | "40P01")
+        }
+        // No SQLSTATE: an I/O error on the socket.
+        None => std::error::Error::source(error)
+            .is_some_and(|source| source.downcast_ref::<std::io::Error>().is_some()),
+    }
+}

@@ -1,0 +1,41 @@
+//! A PostgreSQL [`Store`](fsm_runtime::store::Store) for `fsm-runtime` state groups, shared by
+//! several processes.
+//!
+//! [`PgStore`] keeps a group's records as `bytea` keyed by (group name, machine id), gives the
+//! guarantees of the redb store (an acknowledged `send_sync` is committed; many machines' writes
+//! share one transaction through group commit) and lets several processes open the same group:
+//!
+//! * each machine is owned by one instance at a time through a lease row with an expiry that
+//!   the owner renews in the background;
+//! * an instance writing a machine another live instance owns gets [`PgError::NotOwner`]
+//!   naming the owner; once the lease expired, the write takes it (next epoch);
+//! * every write is fenced: it must find the record at the version this instance last saw and
+//!   not written under a newer lease epoch, so a paused or partitioned former owner can never
+//!   overwrite a newer record ([`PgError::Stale`]);
+//! * [`Group::resume`](fsm_runtime::Group::resume) (or resume on open) takes over the machines
+//!   whose owner's lease expired and re-runs their entry funcs.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! # use fsm_runtime::Group;
+//! # type M = u8;
+//! let store = fsm_postgres::PgStore::connect("postgresql://fsm@127.0.0.1/fsm", "deals")?;
+//! // let group = Group::builder(store, env).resume_on_open(true).open().await?;
+//! # Ok(()) }
+//! ```
+//!
+//! The schema (`fsm_schema_version`, `fsm_records`, `fsm_leases`) is created and migrated on
+//! open; a database written by a newer version is refused with [`PgError::SchemaTooNew`].
+
+mod builder;
+mod error;
+mod link;
+mod schema;
+mod sql;
+mod store;
+
+pub use builder::PgStoreBuilder;
+pub use error::{MachineKey, PgError};
+pub use link::RetryPolicy;
+pub use schema::SCHEMA_VERSION;
+pub use store::PgStore;
