@@ -30,16 +30,35 @@ macro_rules! on_both_stores {
                 }
             )*
         }
+        /// Every test as a function of a store, for store crates that run this suite on their
+        /// own store (through `faults_tests!`).
+        #[allow(dead_code)]
+        pub(crate) mod suite {
+            $(
+                pub(crate) async fn $name(store: super::DynStore) {
+                    super::$name(super::Backend::from_store(store)).await
+                }
+            )*
+        }
     };
 }
 
-on_both_stores!(
-    handler_panicking_in_one_percent_of_machines,
-    store_write_error_is_reported_and_nothing_half_applied,
-    corrupted_record_names_its_id_and_the_rest_keep_serving,
-    send_to_unknown_id,
-    begin_of_existing_id,
-);
+/// Calls `$run!` with the name of every test of this suite. A store crate includes this file
+/// with `#[macro_use] #[path = ".../group_faults.rs"] mod ...;` and runs the suite on its store with
+/// this macro and the `suite` functions (see `fsm-postgres/tests/group_suite.rs`).
+macro_rules! faults_tests {
+    ($run:ident) => {
+        $run!(
+            handler_panicking_in_one_percent_of_machines,
+            store_write_error_is_reported_and_nothing_half_applied,
+            corrupted_record_names_its_id_and_the_rest_keep_serving,
+            send_to_unknown_id,
+            begin_of_existing_id,
+        );
+    };
+}
+
+faults_tests!(on_both_stores);
 
 async fn handler_panicking_in_one_percent_of_machines(backend: Backend) {
     let env = Env::default();

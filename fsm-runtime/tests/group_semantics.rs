@@ -28,28 +28,47 @@ macro_rules! on_both_stores {
                 }
             )*
         }
+        /// Every test as a function of a store, for store crates that run this suite on their
+        /// own store (through `semantics_tests!`).
+        #[allow(dead_code)]
+        pub(crate) mod suite {
+            $(
+                pub(crate) async fn $name(store: super::DynStore) {
+                    super::$name(super::Backend::from_store(store)).await
+                }
+            )*
+        }
     };
 }
 
-on_both_stores!(
-    per_machine_order,
-    lookup_precedence,
-    action_sees_source_status,
-    action_failure_leaves_record_unchanged,
-    action_panic_leaves_record_unchanged,
-    consume_all_batches_into_one_entry_func,
-    default_mode_runs_one_entry_func_per_event,
-    finality_terminates_and_record_stays_readable,
-    entry_func_gets_saved_snapshot,
-    triggered_events_run_after_entry_func_fifo,
-    entry_func_errors_are_recorded_and_do_not_freeze,
-    entry_func_panics_are_caught,
-    terminal_policy_halts_machine,
-    resume_on_open_reruns_entry_funcs,
-    saved_before_reply_and_notification,
-    stop_finishes_queued_work,
-    introspection_by_status_and_idle,
-);
+/// Calls `$run!` with the name of every test of this suite. A store crate includes this file
+/// with `#[macro_use] #[path = ".../group_semantics.rs"] mod ...;` and runs the suite on its store with
+/// this macro and the `suite` functions (see `fsm-postgres/tests/group_suite.rs`).
+macro_rules! semantics_tests {
+    ($run:ident) => {
+        $run!(
+            per_machine_order,
+            lookup_precedence,
+            action_sees_source_status,
+            action_failure_leaves_record_unchanged,
+            action_panic_leaves_record_unchanged,
+            consume_all_batches_into_one_entry_func,
+            default_mode_runs_one_entry_func_per_event,
+            finality_terminates_and_record_stays_readable,
+            entry_func_gets_saved_snapshot,
+            triggered_events_run_after_entry_func_fifo,
+            entry_func_errors_are_recorded_and_do_not_freeze,
+            entry_func_panics_are_caught,
+            terminal_policy_halts_machine,
+            resume_on_open_reruns_entry_funcs,
+            saved_before_reply_and_notification,
+            stop_finishes_queued_work,
+            introspection_by_status_and_idle,
+        );
+    };
+}
+
+semantics_tests!(on_both_stores);
 
 async fn per_machine_order(backend: Backend) {
     let env = Env::default();

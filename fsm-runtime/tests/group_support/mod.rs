@@ -277,6 +277,17 @@ impl Backend {
         }
     }
 
+    /// A backend over `store`: how a store crate runs the group suites on its own store (it
+    /// includes the suite files with `#[path]` and calls their `suite` functions; see
+    /// `fsm-postgres/tests/group_suite.rs`).
+    pub fn from_store(store: DynStore) -> Self {
+        Self {
+            store,
+            path: None,
+            _dir: None,
+        }
+    }
+
     /// A redb store in a fresh temporary directory.
     pub fn redb() -> Self {
         let dir = tempfile::tempdir().unwrap();
