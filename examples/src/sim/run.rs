@@ -1,0 +1,289 @@
+//! Running the simulation: the store and data directory, the deal group, the notification
+//! dispatcher, the client workers, and the summary.
+
+use std::collections::HashMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Instant;
+
+use fsm_runtime::codec::Codec;
+use fsm_runtime::group::{Change, RecvError, Subscription};
+use fsm_runtime::store::{MemoryStore, RedbStore, Store};
+use fsm_runtime::{Group, GroupBuilder, Machine, MachineId};
+use retrieval_provider::{
+    ProviderDealState, ProviderDealStateCodec, ProviderFsm, ProviderHandlers,
+};
+
+use super::client::{Client, ClientError};
+use super::config::{Config, Mode, PlanSpec, StoreKind};
+use super::env::{Link, Links, Signal, SimEnv};
+use super::error::SimError;
+use super::manifest::{self, MANIFEST_FILE, STORE_FILE};
+use super::plan::{DealPlan, index_of};
+use super::progress::Progress;
+use super::summary::{Latency, Summary};
+
+/// The deal group the simulation runs: the real provider machine and entry funcs over the
+/// simulated environment, keyed by deal id, stored with Go's record bytes.
+pub type SimGroup =
+    Group<ProviderFsm, ProviderHandlers<SimEnv>, u64, Arc<dyn Store>, ProviderDealStateCodec>;
+
+/// Runs the simulation `config` describes and summarises it.
+pub async fn run(config: &Config) -> Result<Summary, SimError> {
+    let started = Instant::now();
+    let (spec, store, store_path) = open_store(config)?;
+    let resumed = matches!(config.mode, Mode::Resume);
+    let stored = read_stored(store.as_ref(), spec.deals)?;
+
+    let links: Vec<Link> = (0..spec.deals)
+        .map(|index| {
+            let plan = DealPlan::generate(spec.seed, index, &spec.mix);
+            let deal = stored.get(&plan.id().0);
+            Link::new(plan, deal)
+        })
+        .collect();
+    let links = Arc::new(Links::new(links));
+    let already_final = stored
+        .values()
+        .filter(|deal| ProviderFsm::is_final(deal.status))
+        .count() as u64;
+    let work: Vec<u64> = (0..spec.deals)
+        .filter(|index| {
+            stored
+                .get(&(index + 1))
+                .is_none_or(|deal| !ProviderFsm::is_final(deal.status))
+        })
+        .collect();
+
+    let capacity = usize::try_from(spec.deals.saturating_mul(4))
+        .unwrap_or(usize::MAX)
+        .clamp(1024, 1 << 18);
+    let group: SimGroup = GroupBuilder::new(
+        Arc::clone(&store),
+        ProviderHandlers::new(SimEnv::new(Arc::clone(&links))),
+    )
+    .codec(ProviderDealStateCodec)
+    .resume_on_open(resumed)
+    .notification_capacity(capacity)
+    .open()
+    .await?;
+
+    let finished = Arc::new(AtomicU64::new(already_final));
+    let dispatcher = tokio::spawn(dispatch(
+        group.subscribe(),
+        Arc::clone(&links),
+        Arc::clone(&finished),
+    ));
+    let progress = Progress::start(
+        config.progress,
+        spec.deals,
+        Arc::clone(&finished),
+        group.clone(),
+    );
+
+    let stored = Arc::new(stored);
+    let work = Arc::new(work);
+    let next = Arc::new(AtomicUsize::new(0));
+    let workers: Vec<_> = (0..config.concurrency.max(1))
+        .map(|_| {
+            let (group, links, stored, work, next) = (
+                group.clone(),
+                Arc::clone(&links),
+                Arc::clone(&stored),
+                Arc::clone(&work),
+                Arc::clone(&next),
+            );
+            let stall = config.stall_timeout;
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                let mut failures = Vec::new();
+                while let Some(&index) = work.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    let Some(link) = links.get(index) else {
+                        continue;
+                    };
+                    let Some(client) = Client::new(&group, link, stall) else {
+                        continue;
+                    };
+                    let (result, measured) = client.drive(stored.get(&(index + 1))).await;
+                    latencies.extend(measured);
+                    failures.extend(result.err());
+                }
+                (latencies, failures)
+            })
+        })
+        .collect();
+
+    let mut latencies = Vec::new();
+    let mut failures: Vec<ClientError> = Vec::new();
+    for worker in workers {
+        match worker.await {
+            Ok((measured, failed)) => {
+                latencies.extend(measured);
+                failures.extend(failed);
+            }
+            // A worker only ends abnormally if the runtime shuts down under it.
+            Err(error) => failures.push(ClientError::Read {
+                deal: retrieval_provider::DealId(0),
+                reason: format!("client worker failed: {error}"),
+            }),
+        }
+    }
+    // Let the provider finish what the clients set off (cleanups, cancellations).
+    group.stop().await;
+    dispatcher.abort();
+    let elapsed = started.elapsed();
+    let counters = group.counters();
+    let listing = group
+        .list()
+        .map_err(|error| SimError::Read(error.to_string()))?;
+    progress.finish(
+        listing
+            .records
+            .iter()
+            .filter(|(_, deal)| ProviderFsm::is_final(deal.status))
+            .count() as u64,
+    );
+
+    let mut summary = Summary::new(spec, config.store, store_path.clone());
+    summary.resumed = resumed;
+    summary.already_final = already_final;
+    summary.driven = work.len() as u64;
+    for (id, deal) in &listing.records {
+        let Some(index) = index_of(retrieval_provider::DealId(*id), spec.deals) else {
+            return Err(SimError::ForeignDeal {
+                id: *id,
+                deals: spec.deals,
+            });
+        };
+        summary.record(&DealPlan::generate(spec.seed, index, &spec.mix), deal);
+    }
+    summary.corrupt = listing.errors.iter().map(ToString::to_string).collect();
+    summary.client_failures = failures.iter().map(ToString::to_string).collect();
+    summary.counters = counters;
+    summary.elapsed = elapsed;
+    summary.latency = Latency::of(&mut latencies);
+    summary.store_bytes = store_path
+        .as_deref()
+        .and_then(|path| fs::metadata(path).ok())
+        .map(|meta| meta.len());
+    Ok(summary)
+}
+
+/// Forwards the group's notifications to the clients' mailboxes and counts deals reaching a
+/// final status. A lag loses notifications; the clients' periodic store re-reads cover it.
+async fn dispatch(
+    mut subscription: Subscription<ProviderFsm, u64>,
+    links: Arc<Links>,
+    finished: Arc<AtomicU64>,
+) {
+    loop {
+        match subscription.recv().await {
+            Ok(notification) => {
+                let Change::Applied { applied, .. } = notification.change else {
+                    continue;
+                };
+                if ProviderFsm::is_final(applied.to) {
+                    finished.fetch_add(1, Ordering::Relaxed);
+                }
+                if let Ok(link) = links.by_deal(retrieval_provider::DealId(notification.id)) {
+                    link.post(Signal::Changed(applied.to));
+                }
+            }
+            Err(RecvError::Lagged(_)) => continue,
+            Err(RecvError::Closed) => return,
+        }
+    }
+}
+
+/// The plan and the store of the run, preparing the data directory for a durable one.
+fn open_store(config: &Config) -> Result<(PlanSpec, Arc<dyn Store>, Option<PathBuf>), SimError> {
+    match (config.store, config.mode) {
+        (StoreKind::Memory, Mode::Fresh(spec)) => {
+            spec.mix.validate()?;
+            Ok((spec, Arc::new(MemoryStore::default()), None))
+        }
+        (StoreKind::Memory, Mode::Resume) => Err(SimError::NothingToResume {
+            dir: config.data_dir.clone(),
+        }),
+        (StoreKind::Redb, mode) => {
+            let dir = &config.data_dir;
+            let spec = match mode {
+                Mode::Fresh(spec) => {
+                    spec.mix.validate()?;
+                    prepare_fresh(dir)?;
+                    manifest::write(dir, &spec)?;
+                    spec
+                }
+                Mode::Resume => manifest::read(dir)?,
+            };
+            let path = manifest::store_path(dir);
+            let store = RedbStore::open(&path).map_err(|source| SimError::Store {
+                path: path.clone(),
+                source,
+            })?;
+            Ok((spec, Arc::new(store), Some(path)))
+        }
+    }
+}
+
+/// Creates the data directory, or empties one that holds an earlier run. Refuses a directory
+/// holding anything else.
+fn prepare_fresh(dir: &Path) -> Result<(), SimError> {
+    let io_error = |source| SimError::DataDir {
+        path: dir.to_owned(),
+        source,
+    };
+    fs::create_dir_all(dir).map_err(io_error)?;
+    let temp = format!("{MANIFEST_FILE}.tmp");
+    let mut ours = Vec::new();
+    for entry in fs::read_dir(dir).map_err(io_error)? {
+        let entry = entry.map_err(io_error)?;
+        let name = entry.file_name();
+        if name == MANIFEST_FILE || name == STORE_FILE || name == temp.as_str() {
+            ours.push(entry.path());
+        } else {
+            return Err(SimError::ForeignDataDir {
+                dir: dir.to_owned(),
+            });
+        }
+    }
+    for path in ours {
+        fs::remove_file(&path).map_err(|source| SimError::DataDir { path, source })?;
+    }
+    Ok(())
+}
+
+/// The deals already in the store, by id. Every id must belong to the plan.
+fn read_stored(store: &dyn Store, deals: u64) -> Result<HashMap<u64, ProviderDealState>, SimError> {
+    let mut stored = HashMap::new();
+    let mut failure = None;
+    store
+        .scan(&[], &mut |key, value| {
+            if failure.is_some() {
+                return;
+            }
+            let decoded = u64::from_key(key)
+                .map_err(|e| SimError::Read(e.to_string()))
+                .and_then(|id| {
+                    index_of(retrieval_provider::DealId(id), deals)
+                        .ok_or(SimError::ForeignDeal { id, deals })?;
+                    let deal = ProviderDealStateCodec
+                        .decode(value)
+                        .map_err(|e| SimError::Read(format!("deal {id}: {e}")))?;
+                    Ok((id, deal))
+                });
+            match decoded {
+                Ok((id, deal)) => {
+                    stored.insert(id, deal);
+                }
+                Err(error) => failure = Some(error),
+            }
+        })
+        .map_err(|e| SimError::Read(e.to_string()))?;
+    match failure {
+        Some(error) => Err(error),
+        None => Ok(stored),
+    }
+}
