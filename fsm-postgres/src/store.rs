@@ -16,12 +16,14 @@ use crate::sql;
 
 /// What this process last saw of one record: the basis its cached copy is built on.
 #[derive(Debug, Clone, Copy)]
-struct Seen {
-    /// The record's version (0: absent).
-    version: i64,
-    /// A read found a version other than the one before: a copy cached from the earlier read
-    /// may be stale, so the next write is refused and the record reloaded.
-    tainted: bool,
+enum Seen {
+    /// Read or written at this version (0: absent). `tainted`: a later read found another
+    /// version than the one before, so a copy cached from the earlier read may be stale; the
+    /// next write is refused.
+    Known { version: i64, tainted: bool },
+    /// A write was refused (or failed): the caller's copy may be stale, so writes are refused
+    /// until the record is read again (the group reloads after every failed write).
+    Refused,
 }
 
 /// What a write expects to find.
@@ -83,21 +85,17 @@ impl Inner {
 
     /// Records that a read returned `version` of `key`.
     fn observe(seen: &mut HashMap<Vec<u8>, Seen>, key: &[u8], version: i64) {
+        let tainted = match seen.get(key) {
+            Some(Seen::Known {
+                version: before,
+                tainted,
+            }) => *tainted || *before != version,
+            Some(Seen::Refused) | None => false,
+        };
         match seen.get_mut(key) {
-            Some(entry) => {
-                if entry.version != version {
-                    entry.tainted = true;
-                }
-                entry.version = version;
-            }
+            Some(entry) => *entry = Seen::Known { version, tainted },
             None => {
-                seen.insert(
-                    key.to_vec(),
-                    Seen {
-                        version,
-                        tainted: false,
-                    },
-                );
+                seen.insert(key.to_vec(), Seen::Known { version, tainted });
             }
         }
     }
@@ -589,10 +587,10 @@ impl PgStore {
                     WriteOp::Put { key, value } => (key, Some(value.to_vec())),
                     WriteOp::Delete { key } => (key, None),
                 };
-                let expect = match seen.get(key) {
-                    Some(entry) if entry.tainted => {
+                let expect = match seen.get_mut(key) {
+                    Some(entry @ (Seen::Refused | Seen::Known { tainted: true, .. })) => {
                         // Refused without asking the server: the group reloads the record.
-                        seen.remove(key);
+                        *entry = Seen::Refused;
                         let error = PgError::Stale {
                             group: self.inner.group.clone(),
                             machine: MachineKey(key.to_vec()),
@@ -603,7 +601,7 @@ impl PgStore {
                         results[position] = Some(Err(backend(error)));
                         continue;
                     }
-                    Some(entry) => Expect::Version(entry.version),
+                    Some(Seen::Known { version, .. }) => Expect::Version(*version),
                     None => Expect::Unknown,
                 };
                 owned.push(OwnedOp {
@@ -624,26 +622,20 @@ impl PgStore {
                     for ((key, position), outcome) in keys.into_iter().zip(positions).zip(each) {
                         results[position] = Some(match outcome {
                             Ok(version) => {
-                                seen.insert(
-                                    key,
-                                    Seen {
-                                        version,
-                                        tainted: false,
-                                    },
-                                );
+                                let tainted = false;
+                                seen.insert(key, Seen::Known { version, tainted });
                                 Ok(())
                             }
                             Err(error) => {
-                                // The group reloads the record; forget what we knew of it.
-                                seen.remove(&key);
+                                seen.insert(key, Seen::Refused);
                                 Err(backend(error))
                             }
                         });
                     }
                 }
                 Err(error) => {
-                    for key in &keys {
-                        seen.remove(key);
+                    for key in keys {
+                        seen.insert(key, Seen::Refused);
                     }
                     return Err(backend(error));
                 }
