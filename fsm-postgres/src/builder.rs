@@ -109,11 +109,16 @@ impl PgStoreBuilder {
             config,
         ));
         let opening = Arc::clone(&inner);
-        run_on(runtime.handle(), async move {
+        let opened = run_on(runtime.handle(), async move {
             let writer = opening.writer.connect_now().await?;
             schema::migrate(&writer).await?;
             opening.reader.connect_now().await.map(drop)
-        })?;
+        });
+        if let Err(error) = opened {
+            // Dropping a runtime blocks, which panics inside async code; this does not.
+            runtime.shutdown_background();
+            return Err(error);
+        }
         if self.renew {
             let renewing = Arc::downgrade(&inner);
             let every = inner.lease_ttl / 3;
