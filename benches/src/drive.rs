@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use fsm_runtime::Group;
+use fsm_runtime::codec::{Codec, DagCbor};
 use fsm_runtime::group::{BeginError, Counters, OpenError, SendError};
 use fsm_runtime::store::{MemoryStore, Store};
 use tokio::task::JoinSet;
@@ -14,7 +15,7 @@ use tokio::task::JoinSet;
 use crate::deal::{Deal, DealFsm, LIFECYCLE_EVENTS, NoEntryFuncs, lifecycle};
 
 /// A group of benchmark deals keyed by `u64`, stored in `S`.
-pub type DealGroup<S = MemoryStore> = Group<DealFsm, NoEntryFuncs, u64, S>;
+pub type DealGroup<S = MemoryStore, C = DagCbor> = Group<DealFsm, NoEntryFuncs, u64, S, C>;
 
 /// Why a benchmark run failed. Every variant is a bug in the runtime or the benchmark, never an
 /// expected outcome: a lifecycle only sends valid events.
@@ -68,13 +69,28 @@ pub struct Run {
     pub commits: u64,
 }
 
-/// Opens a group of deals over `store`. Must be called inside a tokio runtime.
+/// Opens a group of deals over `store` with the default codec (DAG-CBOR). Must be called
+/// inside a tokio runtime.
 pub async fn open<S: Store>(store: S) -> Result<DealGroup<S>, DriveError> {
-    Ok(Group::builder(store, NoEntryFuncs).open().await?)
+    open_with(store, DagCbor).await
+}
+
+/// Opens a group of deals over `store` with `codec`. Must be called inside a tokio runtime.
+pub async fn open_with<S: Store, C: Codec<Deal>>(
+    store: S,
+    codec: C,
+) -> Result<DealGroup<S, C>, DriveError> {
+    Ok(Group::builder(store, NoEntryFuncs)
+        .codec(codec)
+        .open()
+        .await?)
 }
 
 /// Begins machines `0..machines`, untimed.
-pub async fn begin_all<S: Store>(group: &DealGroup<S>, machines: u64) -> Result<(), DriveError> {
+pub async fn begin_all<S: Store, C: Codec<Deal>>(
+    group: &DealGroup<S, C>,
+    machines: u64,
+) -> Result<(), DriveError> {
     for id in 0..machines {
         group.begin(id, Deal::new(id)).await.map_err(Box::new)?;
     }
@@ -84,8 +100,8 @@ pub async fn begin_all<S: Store>(group: &DealGroup<S>, machines: u64) -> Result<
 /// Begins machines `0..machines` from `tasks` concurrent tasks, untimed. With a group-commit
 /// store (redb) sequential begins would each wait for their own commit; concurrent ones share
 /// commits.
-pub async fn begin_all_concurrently<S: Store>(
-    group: &DealGroup<S>,
+pub async fn begin_all_concurrently<S: Store, C: Codec<Deal>>(
+    group: &DealGroup<S, C>,
     machines: u64,
     tasks: usize,
 ) -> Result<(), DriveError> {
@@ -111,7 +127,10 @@ pub async fn begin_all_concurrently<S: Store>(
 }
 
 /// Drives machine `id` through its whole lifecycle, one `send_sync` after another.
-pub async fn drive_one<S: Store>(group: &DealGroup<S>, id: u64) -> Result<(), DriveError> {
+pub async fn drive_one<S: Store, C: Codec<Deal>>(
+    group: &DealGroup<S, C>,
+    id: u64,
+) -> Result<(), DriveError> {
     for step in 0..LIFECYCLE_EVENTS {
         group
             .send_sync(id, lifecycle(id, step))
@@ -126,8 +145,8 @@ pub async fn drive_one<S: Store>(group: &DealGroup<S>, id: u64) -> Result<(), Dr
 
 /// Drives every machine `0..machines` (already begun) through its lifecycle with `drivers`,
 /// and returns the timed run. Checks that the group applied every event.
-pub async fn drive_all<S: Store>(
-    group: &DealGroup<S>,
+pub async fn drive_all<S: Store, C: Codec<Deal>>(
+    group: &DealGroup<S, C>,
     machines: u64,
     drivers: Drivers,
 ) -> Result<Run, DriveError> {
@@ -183,10 +202,14 @@ fn delta(before: Counters, after: Counters, elapsed: Duration) -> Run {
     }
 }
 
-/// One full run on a fresh in-memory group: opens it, begins `machines` (untimed), drives them
-/// all (timed) and stops the group (untimed).
-pub async fn memory_run(machines: u64, drivers: Drivers) -> Result<Run, DriveError> {
-    let group = open(MemoryStore::new()).await?;
+/// One full run on a fresh in-memory group with `codec`: opens it, begins `machines`
+/// (untimed), drives them all (timed) and stops the group (untimed).
+pub async fn memory_run<C: Codec<Deal>>(
+    machines: u64,
+    drivers: Drivers,
+    codec: C,
+) -> Result<Run, DriveError> {
+    let group = open_with(MemoryStore::new(), codec).await?;
     begin_all(&group, machines).await?;
     let run = drive_all(&group, machines, drivers).await?;
     group.stop().await;
@@ -194,10 +217,13 @@ pub async fn memory_run(machines: u64, drivers: Drivers) -> Result<Run, DriveErr
 }
 
 /// Single-machine latency: begins `machines` fresh machines one at a time on an in-memory
-/// group and drives each through its lifecycle from one task, timing only the sends. Returns
-/// the summed send time.
-pub async fn sequential_runs(machines: u64) -> Result<Duration, DriveError> {
-    let group = open(MemoryStore::new()).await?;
+/// group with `codec` and drives each through its lifecycle from one task, timing only the
+/// sends. Returns the summed send time.
+pub async fn sequential_runs<C: Codec<Deal>>(
+    machines: u64,
+    codec: C,
+) -> Result<Duration, DriveError> {
+    let group = open_with(MemoryStore::new(), codec).await?;
     let mut total = Duration::ZERO;
     for id in 0..machines {
         group.begin(id, Deal::new(id)).await.map_err(Box::new)?;
@@ -214,7 +240,7 @@ mod tests {
     use fsm_runtime::store::RedbStore;
 
     use super::*;
-    use crate::deal::DealStatus;
+    use crate::deal::{DealStatus, FixedCodec};
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn every_driver_completes_every_machine() {
@@ -229,6 +255,15 @@ mod tests {
             let completed = group.by_status(DealStatus::Completed).unwrap();
             assert_eq!(completed.len(), 10, "{drivers:?}");
         }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn runs_with_either_codec_apply_every_event() {
+        let run = memory_run(20, Drivers::PerMachine, DagCbor).await.unwrap();
+        assert_eq!(run.events, 20 * LIFECYCLE_EVENTS as u64);
+        let run = memory_run(20, Drivers::Pool(4), FixedCodec).await.unwrap();
+        assert_eq!(run.events, 20 * LIFECYCLE_EVENTS as u64);
+        assert!(sequential_runs(3, FixedCodec).await.unwrap() > Duration::ZERO);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
