@@ -127,7 +127,9 @@ impl PgStoreBuilder {
                 tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 loop {
                     tick.tick().await;
-                    let Some(inner) = renewing.upgrade() else { return };
+                    let Some(inner) = renewing.upgrade() else {
+                        return;
+                    };
                     if let Err(error) = inner.renew().await {
                         tracing::warn!(%error, group = %inner.group, "lease renewal failed");
                     }

@@ -80,7 +80,9 @@ impl Inner {
     fn seen(&self) -> MutexGuard<'_, HashMap<Vec<u8>, Seen>> {
         // Every critical section below leaves the map consistent, so a poisoned lock's data is
         // still valid.
-        self.seen.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.seen
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Records that a read returned `version` of `key`.
@@ -183,7 +185,9 @@ impl Inner {
                         [&self.group, prefix, &length, &self.owner, &ttl];
                     client.query(sql::CLAIM, &params).await
                 } else {
-                    client.query(sql::SCAN, &[&self.group, prefix, &length]).await
+                    client
+                        .query(sql::SCAN, &[&self.group, prefix, &length])
+                        .await
                 };
                 result.map_err(PgError::db(doing))
             })
@@ -209,15 +213,19 @@ impl Inner {
         let _one_writer = self.write_lock.lock().await;
         let ops = &ops;
         self.writer
-            .retrying(&self.retry, "committing writes", |client, attempt| async move {
-                let result = self.write_transaction(&client, ops, attempt, atomic).await;
-                if result.is_err() && !client.is_closed() {
-                    // Leave the connection usable; if even this fails the next attempt
-                    // reconnects.
-                    let _ = client.batch_execute("ROLLBACK").await;
-                }
-                result
-            })
+            .retrying(
+                &self.retry,
+                "committing writes",
+                |client, attempt| async move {
+                    let result = self.write_transaction(&client, ops, attempt, atomic).await;
+                    if result.is_err() && !client.is_closed() {
+                        // Leave the connection usable; if even this fails the next attempt
+                        // reconnects.
+                        let _ = client.batch_execute("ROLLBACK").await;
+                    }
+                    result
+                },
+            )
             .await
     }
 
@@ -284,7 +292,8 @@ impl Inner {
                 .query_opt(sql::LEASE_OWNER, &[&self.group, key])
                 .await
                 .map_err(PgError::db(doing))?;
-            let (owner, secs): (String, f64) = holder.map_or((String::new(), 0.0), |row| (row.get(0), row.get(1)));
+            let (owner, secs): (String, f64) =
+                holder.map_or((String::new(), 0.0), |row| (row.get(0), row.get(1)));
             return Ok(Err(PgError::NotOwner {
                 group: self.group.clone(),
                 machine: MachineKey(key.clone()),

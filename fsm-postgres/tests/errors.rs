@@ -17,7 +17,10 @@ use group_support::*;
 fn bad_url_is_refused_before_connecting() {
     let error = PgStore::connect("postgres://fsm@localhost:port/db", "g").unwrap_err();
     assert!(matches!(error, PgError::BadUrl { .. }), "{error}");
-    assert!(error.to_string().contains("invalid PostgreSQL URL"), "{error}");
+    assert!(
+        error.to_string().contains("invalid PostgreSQL URL"),
+        "{error}"
+    );
 }
 
 #[test]
@@ -107,6 +110,10 @@ async fn dropped_connections_are_retried_and_no_acknowledged_event_is_lost() {
     }
     assert!(killed > 0);
     for id in 0..machines {
-        assert_eq!(group.get(&id).unwrap().unwrap().count, ticks, "machine {id}");
+        assert_eq!(
+            group.get(&id).unwrap().unwrap().count,
+            ticks,
+            "machine {id}"
+        );
     }
 }

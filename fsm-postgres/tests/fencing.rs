@@ -73,7 +73,11 @@ fn assert_not_owner(error: &StoreError, expected_owner: &str) {
 
 fn assert_stale(error: &StoreError) {
     assert!(matches!(pg_error(error), PgError::Stale { .. }), "{error}");
-    assert!(error.to_string().contains("changed since this instance read it"));
+    assert!(
+        error
+            .to_string()
+            .contains("changed since this instance read it")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -134,8 +138,14 @@ async fn groups_on_two_instances_never_lose_an_acknowledged_event() {
 
     // a owns machine 1: b's event is refused with the owner's name, nothing applied.
     let refused = b.send_sync(1, JobInput::Tick(10)).await.unwrap_err();
-    assert!(matches!(refused, SendError::Store { id: 1, .. }), "{refused}");
-    assert!(refused.to_string().contains("owned by instance \"a\""), "{refused}");
+    assert!(
+        matches!(refused, SendError::Store { id: 1, .. }),
+        "{refused}"
+    );
+    assert!(
+        refused.to_string().contains("owned by instance \"a\""),
+        "{refused}"
+    );
     assert_eq!(b.get(&1).unwrap().unwrap().count, 1);
 
     // a pauses past its lease; b takes the machine over.
@@ -145,7 +155,10 @@ async fn groups_on_two_instances_never_lose_an_acknowledged_event() {
 
     // a's cached copy (count 1) is stale: its event is refused, not written over b's.
     let refused = a.send_sync(1, JobInput::Tick(100)).await.unwrap_err();
-    assert!(refused.to_string().contains("owned by instance \"b\""), "{refused}");
+    assert!(
+        refused.to_string().contains("owned by instance \"b\""),
+        "{refused}"
+    );
     assert_eq!(a.get(&1).unwrap().unwrap().count, 11);
 
     // Once b's lease ran out, a (which reloaded the record after the refusal) takes the

@@ -4,7 +4,8 @@
 //!
 //! Including the suite files also compiles and runs their memory and redb variants here.
 
-#![allow(clippy::unwrap_used)]
+// Each included suite file declares its own `group_support` module, as in fsm-runtime.
+#![allow(clippy::unwrap_used, clippy::duplicate_mod)]
 
 mod pg_support;
 

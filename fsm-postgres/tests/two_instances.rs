@@ -88,7 +88,11 @@ fn two_instances_child() {
             }
         }
         println!("READY");
-        let mut seed = if role == "a" { 0x9e37_79b9 } else { 0x7f4a_7c15 };
+        let mut seed = if role == "a" {
+            0x9e37_79b9
+        } else {
+            0x7f4a_7c15
+        };
         let mut finished = false;
         let mut round = 0u64;
         loop {
@@ -102,9 +106,7 @@ fn two_instances_child() {
             if role == "b" && round % 50 == 0 {
                 // Take over the machines of a dead instance, re-running their entry funcs.
                 group.resume().unwrap();
-                let resumed: Vec<u64> = HELD
-                    .filter(|id| !env.runs_of(*id).is_empty())
-                    .collect();
+                let resumed: Vec<u64> = HELD.filter(|id| !env.runs_of(*id).is_empty()).collect();
                 if !finished && resumed.len() == HELD.count() {
                     for id in HELD {
                         println!("RESUMED {id}");
@@ -237,7 +239,10 @@ fn two_instances_share_a_group_and_survive_sigkill() {
     let [b_acks, b_refused] = [&b_tally[0], &b_tally[1]].map(|n| n.load(Ordering::Relaxed));
     eprintln!("a: {a_acks} acked, {a_refused} refused; b: {b_acks} acked, {b_refused} refused");
     assert!(a_acks > 0 && b_acks > 0);
-    assert!(a_refused + b_refused > 0, "no send was ever refused by a lease");
+    assert!(
+        a_refused + b_refused > 0,
+        "no send was ever refused by a lease"
+    );
 
     runtime.block_on(async {
         let store = PgStoreBuilder::new(&url, &group_name)
