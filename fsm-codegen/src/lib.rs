@@ -51,6 +51,28 @@ pub fn expand(input: TokenStream) -> TokenStream {
     }
 }
 
+/// The bodies of the `fsm!` invocations at the top level of a Rust source file, in order.
+///
+/// Tools use it to expand a table straight from its source (expansion snapshots, the
+/// macro-cost benchmark) without copying the table.
+///
+/// # Errors
+///
+/// The syn error when `source` is not a Rust file.
+pub fn invocations_in(source: &str) -> syn::Result<Vec<TokenStream>> {
+    let file = syn::parse_file(source)?;
+    Ok(file
+        .items
+        .into_iter()
+        .filter_map(|item| match item {
+            syn::Item::Macro(item) if item.mac.path.segments.last()?.ident == "fsm" => {
+                Some(item.mac.tokens)
+            }
+            _ => None,
+        })
+        .collect())
+}
+
 /// Parses, validates and lowers an invocation: the IR, or every diagnostic it produced.
 ///
 /// This is the entry point of the IR unit tests.

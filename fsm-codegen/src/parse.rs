@@ -376,17 +376,12 @@ fn read_action(
     args: &Punctuated<Expr, Token![,]>,
     state: &str,
 ) -> syn::Result<ActionDecl> {
-    if args.len() != 1 {
-        return Err(syn::Error::new(
-            if args.is_empty() {
-                word.span()
-            } else {
-                args.span()
-            },
-            format!("`Action` takes exactly one action: {ACTION_FORMS}"),
-        ));
-    }
-    match &args[0] {
+    let arg = one_arg(
+        word,
+        args,
+        format!("`Action` takes exactly one action: {ACTION_FORMS}"),
+    )?;
+    match arg {
         Expr::Closure(closure) => Ok(ActionDecl::Closure(closure.clone())),
         Expr::Cast(cast) => {
             let Expr::Path(function) = &*cast.expr else {
@@ -418,17 +413,23 @@ fn single_path(
     name: &str,
     expected: &str,
 ) -> syn::Result<Path> {
-    if args.len() != 1 {
-        return Err(syn::Error::new(
-            if args.is_empty() {
-                word.span()
-            } else {
-                args.span()
-            },
-            format!("`{name}` takes {expected}"),
-        ));
+    let message = format!("`{name}` takes {expected}");
+    let arg = one_arg(word, args, &message)?;
+    as_path(arg, &message)
+}
+
+/// The single argument of a builder call. Without arguments the error points at the word; with
+/// several, at the arguments.
+fn one_arg<'a>(
+    word: &Ident,
+    args: &'a Punctuated<Expr, Token![,]>,
+    message: impl std::fmt::Display,
+) -> syn::Result<&'a Expr> {
+    match args.first() {
+        Some(arg) if args.len() == 1 => Ok(arg),
+        Some(_) => Err(syn::Error::new(args.span(), message)),
+        None => Err(syn::Error::new(word.span(), message)),
     }
-    as_path(&args[0], &format!("`{name}` takes {expected}"))
 }
 
 fn as_path(arg: &Expr, message: &str) -> syn::Result<Path> {

@@ -29,14 +29,9 @@ fn fixture(name: &str) -> TokenStream {
 fn provider_table() -> TokenStream {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../retrieval-provider/src/machine.rs");
     let source = std::fs::read_to_string(&path).expect("the provider table is readable");
-    let file = syn::parse_file(&source).expect("the provider table parses");
-    file.items
-        .into_iter()
-        .find_map(|item| match item {
-            syn::Item::Macro(item) if item.mac.path.is_ident("fsm") => Some(item.mac.tokens),
-            _ => None,
-        })
-        .expect("machine.rs invokes fsm!")
+    let mut invocations = fsm_codegen::invocations_in(&source).expect("machine.rs parses");
+    assert_eq!(invocations.len(), 1, "machine.rs invokes fsm! once");
+    invocations.remove(0)
 }
 
 #[test]
