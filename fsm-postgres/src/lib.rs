@@ -16,10 +16,9 @@
 //!   whose owner's lease expired and re-runs their entry funcs.
 //!
 //! ```no_run
-//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! # use fsm_runtime::Group;
-//! # type M = u8;
+//! # fn run() -> Result<(), fsm_postgres::PgError> {
 //! let store = fsm_postgres::PgStore::connect("postgresql://fsm@127.0.0.1/fsm", "deals")?;
+//! // Then, as with any store:
 //! // let group = Group::builder(store, env).resume_on_open(true).open().await?;
 //! # Ok(()) }
 //! ```
