@@ -433,8 +433,14 @@ impl<'a> Client<'a> {
     }
 
     /// The provider has the last payment: data transfer completes the channel, and the
-    /// subscriber sends `Complete`.
+    /// subscriber sends `Complete`. A planned fault is raised instead: a free deal reaches
+    /// `Finalizing` without a payment, so a client walking away at the last stop finds it
+    /// there (and so does a resumed one).
     async fn complete(&mut self) -> Result<Phase, Stop> {
+        if self.fault_due(self.link.plan.size).is_some() {
+            self.fault().await?;
+            return Ok(Phase::Done);
+        }
         self.drain();
         self.link
             .update_channel(|channel| channel.status = DtStatus::Completed);
