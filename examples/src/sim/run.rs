@@ -197,8 +197,11 @@ async fn dispatch(
     }
 }
 
+/// A run's plan, its store, and the store's file (for a durable run).
+type Opened = (PlanSpec, Arc<dyn Store>, Option<PathBuf>);
+
 /// The plan and the store of the run, preparing the data directory for a durable one.
-fn open_store(config: &Config) -> Result<(PlanSpec, Arc<dyn Store>, Option<PathBuf>), SimError> {
+fn open_store(config: &Config) -> Result<Opened, SimError> {
     match (config.store, config.mode) {
         (StoreKind::Memory, Mode::Fresh(spec)) => {
             spec.mix.validate()?;
