@@ -200,9 +200,9 @@ impl DealPlan {
         }
     }
 
-    /// The deal id: `index + 1` (ids start at 1; the group is keyed by it).
+    /// The deal id ([`deal_id`] of its index).
     pub fn id(&self) -> DealId {
-        DealId(self.index + 1)
+        deal_id(self.index)
     }
 
     /// The status the deal must end in.
@@ -252,6 +252,11 @@ impl DealPlan {
 /// The provider's peer id.
 pub fn provider_peer() -> PeerId {
     PeerId::from("provider")
+}
+
+/// The id of deal index `index`: `index + 1` (ids start at 1; the group is keyed by them).
+pub fn deal_id(index: u64) -> DealId {
+    DealId(index + 1)
 }
 
 /// The deal index of deal id `id`, if it is one of a run of `deals` deals.

@@ -21,7 +21,7 @@ use super::config::{Config, Mode, PlanSpec, StoreKind};
 use super::env::{Link, Links, Signal, SimEnv};
 use super::error::SimError;
 use super::manifest::{self, MANIFEST_FILE, STORE_FILE};
-use super::plan::{DealPlan, index_of};
+use super::plan::{DealPlan, deal_id, index_of};
 use super::progress::Progress;
 use super::summary::{Latency, Summary};
 
@@ -40,7 +40,7 @@ pub async fn run(config: &Config) -> Result<Summary, SimError> {
     let links: Vec<Link> = (0..spec.deals)
         .map(|index| {
             let plan = DealPlan::generate(spec.seed, index, &spec.mix);
-            let deal = stored.get(&plan.id().0);
+            let deal = stored.get(&deal_id(index).0);
             Link::new(plan, deal)
         })
         .collect();
@@ -52,7 +52,7 @@ pub async fn run(config: &Config) -> Result<Summary, SimError> {
     let work: Vec<u64> = (0..spec.deals)
         .filter(|index| {
             stored
-                .get(&(index + 1))
+                .get(&deal_id(*index).0)
                 .is_none_or(|deal| !ProviderFsm::is_final(deal.status))
         })
         .collect();
@@ -98,7 +98,7 @@ pub async fn run(config: &Config) -> Result<Summary, SimError> {
             let stall = config.stall_timeout;
             tokio::spawn(async move {
                 let mut latencies = Vec::new();
-                let mut failures = Vec::new();
+                let mut failures: Vec<ClientError> = Vec::new();
                 while let Some(&index) = work.get(next.fetch_add(1, Ordering::Relaxed)) {
                     let Some(link) = links.get(index) else {
                         continue;
@@ -106,7 +106,7 @@ pub async fn run(config: &Config) -> Result<Summary, SimError> {
                     let Some(client) = Client::new(&group, link, stall) else {
                         continue;
                     };
-                    let (result, measured) = client.drive(stored.get(&(index + 1))).await;
+                    let (result, measured) = client.drive(stored.get(&deal_id(index).0)).await;
                     latencies.extend(measured);
                     failures.extend(result.err());
                 }
@@ -116,18 +116,15 @@ pub async fn run(config: &Config) -> Result<Summary, SimError> {
         .collect();
 
     let mut latencies = Vec::new();
-    let mut failures: Vec<ClientError> = Vec::new();
+    let mut failures: Vec<String> = Vec::new();
     for worker in workers {
         match worker.await {
             Ok((measured, failed)) => {
                 latencies.extend(measured);
-                failures.extend(failed);
+                failures.extend(failed.iter().map(ClientError::to_string));
             }
             // A worker only ends abnormally if the runtime shuts down under it.
-            Err(error) => failures.push(ClientError::Read {
-                deal: retrieval_provider::DealId(0),
-                reason: format!("client worker failed: {error}"),
-            }),
+            Err(error) => failures.push(format!("client worker failed: {error}")),
         }
     }
     // Let the provider finish what the clients set off (cleanups, cancellations).
@@ -160,7 +157,7 @@ pub async fn run(config: &Config) -> Result<Summary, SimError> {
         summary.record(&DealPlan::generate(spec.seed, index, &spec.mix), deal);
     }
     summary.corrupt = listing.errors.iter().map(ToString::to_string).collect();
-    summary.client_failures = failures.iter().map(ToString::to_string).collect();
+    summary.client_failures = failures;
     summary.counters = counters;
     summary.elapsed = elapsed;
     summary.latency = Latency::of(&mut latencies);
