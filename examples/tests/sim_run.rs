@@ -25,6 +25,7 @@ fn config(spec: PlanSpec, store: StoreKind, data_dir: &std::path::Path) -> Confi
         mode: Mode::Fresh(spec),
         concurrency: 16,
         store,
+        database_url: None,
         data_dir: data_dir.to_owned(),
         stall_timeout: Duration::from_secs(20),
         progress: false,
@@ -147,6 +148,36 @@ fn a_durable_run_ends_as_planned_and_a_rerun_replaces_it() {
     assert_complete(&replaced);
     assert_drove_every_deal(&replaced);
     assert_eq!(replaced.stored(), 20);
+}
+
+/// `--store postgres`: the same run and resume as on redb, against the server `.ci/pg` starts
+/// (`FSM_PG_URL`). Skipped, with a notice, where no server is configured.
+#[test]
+fn a_postgres_run_ends_as_planned_and_resumes() {
+    let Ok(url) = std::env::var("FSM_PG_URL") else {
+        eprintln!("skipped: FSM_PG_URL is not set (bash .ci/pg cargo test ... sets it)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let spec = PlanSpec {
+        deals: 60,
+        seed: 9,
+        mix: MIX,
+    };
+    let postgres = Config {
+        database_url: Some(url),
+        ..config(spec, StoreKind::Postgres, dir.path())
+    };
+    let summary = run_blocking(&postgres);
+    assert_complete(&summary);
+    assert_drove_every_deal(&summary);
+
+    let resumed = run_blocking(&Config {
+        mode: Mode::Resume,
+        ..postgres
+    });
+    assert_complete(&resumed);
+    assert_eq!((resumed.driven, resumed.already_final), (0, spec.deals));
 }
 
 #[test]

@@ -86,7 +86,16 @@ impl Inner {
     }
 
     /// Records that a read returned `version` of `key`.
+    ///
+    /// A read older than the version this instance knows raced with one of its own writes (the
+    /// read was answered before that write committed) and says nothing new, so it is ignored;
+    /// treating it as a foreign write would refuse this instance's next write of the machine.
     fn observe(seen: &mut HashMap<Vec<u8>, Seen>, key: &[u8], version: i64) {
+        if let Some(Seen::Known { version: known, .. }) = seen.get(key) {
+            if version < *known {
+                return;
+            }
+        }
         let tainted = match seen.get(key) {
             Some(Seen::Known {
                 version: before,
@@ -660,5 +669,55 @@ impl PgStore {
                 })
             })
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::{Inner, Seen};
+
+    fn known(seen: &HashMap<Vec<u8>, Seen>) -> Option<(i64, bool)> {
+        match seen.get(b"m".as_slice()) {
+            Some(Seen::Known { version, tainted }) => Some((*version, *tainted)),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn a_read_that_raced_our_own_newer_write_is_ignored() {
+        let mut seen = HashMap::new();
+        seen.insert(
+            b"m".to_vec(),
+            Seen::Known {
+                version: 5,
+                tainted: false,
+            },
+        );
+        // A read answered before our write of version 5 committed.
+        Inner::observe(&mut seen, b"m", 4);
+        assert_eq!(
+            known(&seen),
+            Some((5, false)),
+            "the next write must not be refused"
+        );
+    }
+
+    #[test]
+    fn a_read_of_a_newer_foreign_version_taints_the_cached_copy() {
+        let mut seen = HashMap::new();
+        seen.insert(
+            b"m".to_vec(),
+            Seen::Known {
+                version: 5,
+                tainted: false,
+            },
+        );
+        Inner::observe(&mut seen, b"m", 7);
+        assert_eq!(known(&seen), Some((7, true)));
+        // The same version read again stays tainted until a write succeeds.
+        Inner::observe(&mut seen, b"m", 7);
+        assert_eq!(known(&seen), Some((7, true)));
     }
 }

@@ -61,9 +61,14 @@ pub struct Args {
     pub free: Option<f64>,
 
     /// Where deal records live: `redb` (a file in the data directory, every acknowledged event
-    /// fsynced) or `memory` (nothing kept, no resume).
+    /// fsynced), `memory` (nothing kept, no resume) or `postgres` (the database at
+    /// --database-url; every acknowledged event committed).
     #[arg(long, value_enum, default_value_t = StoreArg::Redb)]
     pub store: StoreArg,
+
+    /// PostgreSQL URL for `--store postgres`, e.g. `postgresql://user@localhost:5432/deals`.
+    #[arg(long, value_name = "URL", required_if_eq("store", "postgres"))]
+    pub database_url: Option<String>,
 
     /// Directory of the redb file and the run's manifest (created if missing; an earlier run
     /// in it is replaced, unless --resume).
@@ -100,6 +105,8 @@ pub enum StoreArg {
     Redb,
     /// In memory.
     Memory,
+    /// A PostgreSQL database, shareable by several processes.
+    Postgres,
 }
 
 /// `--diagram`.
@@ -165,7 +172,9 @@ impl Args {
             store: match self.store {
                 StoreArg::Redb => StoreKind::Redb,
                 StoreArg::Memory => StoreKind::Memory,
+                StoreArg::Postgres => StoreKind::Postgres,
             },
+            database_url: self.database_url.clone(),
             data_dir: self.data_dir.clone(),
             stall_timeout: Duration::from_secs(self.stall_timeout),
             progress: !self.no_progress,
@@ -240,7 +249,9 @@ fn execute(config: &Config) -> Result<super::Summary, SimError> {
         tokio::select! {
             summary = run(config) => summary,
             () = interrupted() => Err(match config.store {
-                StoreKind::Redb => SimError::Interrupted { dir: config.data_dir.clone() },
+                StoreKind::Redb | StoreKind::Postgres => {
+                    SimError::Interrupted { dir: config.data_dir.clone() }
+                }
                 StoreKind::Memory => SimError::InterruptedInMemory,
             }),
         }

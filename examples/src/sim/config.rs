@@ -92,6 +92,9 @@ pub enum StoreKind {
     Redb,
     /// In memory: nothing is written to disk and the run cannot be resumed.
     Memory,
+    /// A PostgreSQL database (`--database-url`), shareable by several processes; the run's
+    /// manifest stays in the data directory.
+    Postgres,
 }
 
 impl StoreKind {
@@ -100,6 +103,7 @@ impl StoreKind {
         match self {
             StoreKind::Redb => "redb",
             StoreKind::Memory => "memory",
+            StoreKind::Postgres => "postgres",
         }
     }
 }
@@ -133,6 +137,8 @@ pub struct Config {
     pub concurrency: usize,
     /// Where deal records are kept.
     pub store: StoreKind,
+    /// The PostgreSQL URL (`--database-url`), for [`StoreKind::Postgres`].
+    pub database_url: Option<String>,
     /// The directory holding the redb file and the run manifest (redb only).
     pub data_dir: PathBuf,
     /// How long a client waits for the provider before it gives up on its deal.

@@ -57,6 +57,15 @@ pub enum SimError {
         #[source]
         source: StoreError,
     },
+    /// The PostgreSQL store cannot be opened or cleared.
+    #[error("cannot open the PostgreSQL store: {0}")]
+    Postgres(#[from] fsm_postgres::PgError),
+    /// An earlier run's records could not be removed from the PostgreSQL store.
+    #[error("cannot clear the earlier run from the PostgreSQL store: {0}")]
+    Clear(#[source] StoreError),
+    /// `--store postgres` without `--database-url`.
+    #[error("--store postgres needs --database-url")]
+    MissingDatabaseUrl,
     /// Reading the stored deals failed.
     #[error("cannot read the stored deals: {0}")]
     Read(String),

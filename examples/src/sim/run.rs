@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use fsm_runtime::codec::Codec;
 use fsm_runtime::group::{Change, RecvError, Subscription};
-use fsm_runtime::store::{MemoryStore, RedbStore, Store};
+use fsm_runtime::store::{MemoryStore, RedbStore, Store, WriteOp};
 use fsm_runtime::{Group, GroupBuilder, Machine, MachineId};
 use retrieval_provider::{
     ProviderDealState, ProviderDealStateCodec, ProviderFsm, ProviderHandlers,
@@ -207,17 +207,21 @@ fn open_store(config: &Config) -> Result<Opened, SimError> {
         (StoreKind::Memory, Mode::Resume) => Err(SimError::NothingToResume {
             dir: config.data_dir.clone(),
         }),
+        (StoreKind::Postgres, mode) => {
+            let url = config
+                .database_url
+                .as_deref()
+                .ok_or(SimError::MissingDatabaseUrl)?;
+            let spec = plan_in_data_dir(config, mode)?;
+            let store = fsm_postgres::PgStore::connect(url, POSTGRES_GROUP)?;
+            if matches!(mode, Mode::Fresh(_)) {
+                clear_group(&store)?;
+            }
+            Ok((spec, Arc::new(store), None))
+        }
         (StoreKind::Redb, mode) => {
+            let spec = plan_in_data_dir(config, mode)?;
             let dir = &config.data_dir;
-            let spec = match mode {
-                Mode::Fresh(spec) => {
-                    spec.mix.validate()?;
-                    prepare_fresh(dir)?;
-                    manifest::write(dir, &spec)?;
-                    spec
-                }
-                Mode::Resume => manifest::read(dir)?,
-            };
             let path = manifest::store_path(dir);
             let store = RedbStore::open(&path).map_err(|source| SimError::Store {
                 path: path.clone(),
@@ -226,6 +230,35 @@ fn open_store(config: &Config) -> Result<Opened, SimError> {
             Ok((spec, Arc::new(store), Some(path)))
         }
     }
+}
+
+/// The group name of the simulation's records in a PostgreSQL database.
+const POSTGRES_GROUP: &str = "provider-sim";
+
+/// The run's plan: a fresh run validates it and writes it to the data directory (replacing an
+/// earlier run there); a resumed run reads it back.
+fn plan_in_data_dir(config: &Config, mode: Mode) -> Result<PlanSpec, SimError> {
+    let dir = &config.data_dir;
+    match mode {
+        Mode::Fresh(spec) => {
+            spec.mix.validate()?;
+            prepare_fresh(dir)?;
+            manifest::write(dir, &spec)?;
+            Ok(spec)
+        }
+        Mode::Resume => manifest::read(dir),
+    }
+}
+
+/// Removes an earlier run's records from the PostgreSQL group, as a fresh redb run starts from
+/// a new file.
+fn clear_group(store: &fsm_postgres::PgStore) -> Result<(), SimError> {
+    let mut keys = Vec::new();
+    store
+        .scan(&[], &mut |key, _| keys.push(key.to_vec()))
+        .map_err(SimError::Clear)?;
+    let ops: Vec<WriteOp<'_>> = keys.iter().map(|key| WriteOp::Delete { key }).collect();
+    store.write_batch(&ops).map_err(SimError::Clear)
 }
 
 /// Creates the data directory, or empties one that holds an earlier run. Refuses a directory

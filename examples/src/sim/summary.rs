@@ -312,7 +312,10 @@ impl fmt::Display for Summary {
         }
         match self.store_bytes {
             Some(bytes) => writeln!(f, "store size: {}", Bytes(bytes)),
-            None => writeln!(f, "store size: in memory"),
+            None => match self.store {
+                StoreKind::Postgres => writeln!(f, "store size: in the PostgreSQL database"),
+                StoreKind::Memory | StoreKind::Redb => writeln!(f, "store size: in memory"),
+            },
         }
     }
 }
