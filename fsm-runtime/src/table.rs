@@ -116,7 +116,9 @@ impl<S: Copy + PartialEq, E: Copy + PartialEq> Table<S, E> {
 
     /// Whether `status` is a finality state.
     pub fn is_final(&self, status: S) -> bool {
-        self.finality_states.iter().any(|info| info.status == status)
+        self.finality_states
+            .iter()
+            .any(|info| info.status == status)
     }
 
     /// The entry func registered for `status`, if any.
