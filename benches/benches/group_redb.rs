@@ -12,9 +12,10 @@ use std::time::Duration;
 use criterion::{
     BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group, criterion_main,
 };
-use fsm_benches::deal::LIFECYCLE_EVENTS;
-use fsm_benches::drive::{self, DriveError, Drivers, Run};
+use fsm_benches::deal::{LIFECYCLE_EVENTS, NoEntryFuncs};
+use fsm_benches::drive::{self, DealGroup, DriveError, Drivers, Run};
 use fsm_benches::quick_mode;
+use fsm_runtime::Group;
 use fsm_runtime::store::RedbStore;
 use tokio::runtime::Runtime;
 
@@ -24,11 +25,15 @@ const MACHINES: u64 = 10_000;
 const QUICK_MACHINES: u64 = 1_000;
 
 /// One run on a fresh database: begin (untimed, concurrently so begins share commits), drive
-/// (timed), stop.
-async fn redb_run(machines: u64) -> Result<Run, DriveError> {
+/// (timed), stop. `max_batch` overrides the group's most writes per commit.
+async fn redb_run(machines: u64, max_batch: Option<usize>) -> Result<Run, DriveError> {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let store = RedbStore::open(dir.path().join("p3.redb")).expect("redb opens");
-    let group = drive::open(store).await?;
+    let mut builder = Group::builder(store, NoEntryFuncs);
+    if let Some(writes) = max_batch {
+        builder = builder.max_commit_batch(writes);
+    }
+    let group: DealGroup<RedbStore> = builder.open().await?;
     drive::begin_all_concurrently(&group, machines, 256).await?;
     let run = drive::drive_all(&group, machines, Drivers::PerMachine).await?;
     group.stop().await;
@@ -41,7 +46,6 @@ fn p3_redb(c: &mut Criterion) {
         .enable_all()
         .build()
         .expect("the tokio runtime starts");
-    let runs = RefCell::new(Vec::new());
     let quick = quick_mode();
     let machines = if quick { QUICK_MACHINES } else { MACHINES };
     let mut group = c.benchmark_group("p3_group_redb");
@@ -56,30 +60,38 @@ fn p3_redb(c: &mut Criterion) {
             .measurement_time(Duration::from_secs(5));
     }
     group.throughput(Throughput::Elements(machines * LIFECYCLE_EVENTS as u64));
-    let id = BenchmarkId::new("task_per_machine", machines);
-    group.bench_with_input(id, &machines, |b, &machines| {
-        b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            for _ in 0..iters {
-                let run = run_on(&rt, machines);
-                total += run.elapsed;
-                runs.borrow_mut().push(run);
-            }
-            total
+    // The group's default batch cap (4096 writes), and one that lets a commit take every
+    // machine's pending write.
+    for (name, max_batch) in [
+        ("task_per_machine", None),
+        ("task_per_machine_batch_16384", Some(16_384)),
+    ] {
+        let runs = RefCell::new(Vec::new());
+        let id = BenchmarkId::new(name, machines);
+        group.bench_with_input(id, &machines, |b, &machines| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let run = run_on(&rt, machines, max_batch);
+                    total += run.elapsed;
+                    runs.borrow_mut().push(run);
+                }
+                total
+            });
         });
-    });
+        report(name, &runs.borrow());
+    }
     group.finish();
-    report(&runs.borrow());
 }
 
-fn run_on(rt: &Runtime, machines: u64) -> Run {
-    rt.block_on(async move { tokio::spawn(redb_run(machines)).await })
+fn run_on(rt: &Runtime, machines: u64, max_batch: Option<usize>) -> Run {
+    rt.block_on(async move { tokio::spawn(redb_run(machines, max_batch)).await })
         .expect("the run task completes")
         .expect("every lifecycle event is applied")
 }
 
-/// Prints the counters-based figures over every run (warm-up included).
-fn report(runs: &[Run]) {
+/// Prints the counters-based figures over every run of case `name` (warm-up included).
+fn report(name: &str, runs: &[Run]) {
     let seconds: f64 = runs.iter().map(|run| run.elapsed.as_secs_f64()).sum();
     let events: u64 = runs.iter().map(|run| run.events).sum();
     let commits: u64 = runs.iter().map(|run| run.commits).sum();
@@ -87,7 +99,8 @@ fn report(runs: &[Run]) {
         return;
     }
     println!(
-        "p3_group_redb counters over {} runs: {:.0} events/s, {:.0} commits/s, {:.1} events per commit",
+        "p3_group_redb/{}: counters over {} runs: {:.0} events/s, {:.0} commits/s, {:.1} events per commit",
+        name,
         runs.len(),
         events as f64 / seconds,
         commits as f64 / seconds,
