@@ -122,16 +122,6 @@ where
                 let text: Arc<str> = text.into();
                 AtomicCounters::bump(&shared.counters.entry_errors);
                 tracing::warn!(machine = M::NAME, id = %id.display(), ?status, error = %text, "entry func failed");
-                if shared.has_subscribers() {
-                    // A subscriber that just went away is fine.
-                    let _ = shared.notifications.send(Notification {
-                        id: id.clone(),
-                        change: Change::EntryFailed {
-                            status,
-                            error: Arc::clone(&text),
-                        },
-                    });
-                }
                 (status, text)
             }));
         }
@@ -147,10 +137,21 @@ where
                 return;
             };
             if let Some(failure) = entry_failure {
-                if let (Some((status, text)), EntryErrorPolicy::Terminal) =
-                    (&failure, shared.policy)
-                {
-                    slot.ended = Some(Ended::Halted(*status, Arc::clone(text)));
+                if let Some((status, text)) = &failure {
+                    if shared.policy == EntryErrorPolicy::Terminal {
+                        slot.ended = Some(Ended::Halted(*status, Arc::clone(text)));
+                    }
+                    // Subscribers hear of the failure only once `entry_failures()` shows it.
+                    if shared.has_subscribers() {
+                        // A subscriber that just went away is fine.
+                        let _ = shared.notifications.send(Notification {
+                            id: id.clone(),
+                            change: Change::EntryFailed {
+                                status: *status,
+                                error: Arc::clone(text),
+                            },
+                        });
+                    }
                 }
                 slot.entry_error = failure;
             }
