@@ -11,14 +11,8 @@ use proc_macro2::TokenStream;
 fn provider_table() -> TokenStream {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../retrieval-provider/src/machine.rs");
     let source = std::fs::read_to_string(&path).expect("the provider table is readable");
-    let file = syn::parse_file(&source).expect("the provider table parses");
-    file.items
-        .into_iter()
-        .find_map(|item| match item {
-            syn::Item::Macro(item) if item.mac.path.is_ident("fsm") => Some(item.mac.tokens),
-            _ => None,
-        })
-        .expect("machine.rs invokes fsm!")
+    let mut invocations = fsm_codegen::invocations_in(&source).expect("machine.rs parses");
+    invocations.pop().expect("machine.rs invokes fsm!")
 }
 
 fn p5_macro_cost(c: &mut Criterion) {
