@@ -2,18 +2,19 @@
 //!
 //! ```text
 //! fsm-diagram <machine> <mermaid|plantuml>
-//! cargo run -p fsm-examples --bin fsm-diagram -- demo mermaid
+//! cargo run -p fsm-examples --bin fsm-diagram -- retrievalprovider mermaid
 //! ```
 //!
-//! Known machines: `demo` (a small order machine using every builder word) and
-//! `retrievalprovider` (the retrieval provider deal machine, whose output is kept in
-//! `docs/retrievalprovider.mmd` and `docs/retrievalprovider.puml`).
+//! Known machines: `retrievalprovider` (the retrieval provider deal machine, whose output is
+//! kept in `docs/retrievalprovider.mmd` and `docs/retrievalprovider.puml`). Another machine is
+//! one more entry in `MACHINES`. (The demo machine of the diagram golden files lives with those
+//! tests, in `fsm-runtime/tests/diagram_golden.rs`.)
 
 use std::fmt;
 use std::process::ExitCode;
 
+use fsm_runtime::Machine;
 use fsm_runtime::diagram::{self, Format};
-use fsm_runtime::{ActionResult, Machine, fsm};
 use retrieval_provider::DealStatus;
 use retrieval_provider::machine::ProviderFsm;
 
@@ -26,17 +27,11 @@ struct Known {
 }
 
 /// Every machine the binary can draw.
-const MACHINES: &[Known] = &[
-    Known {
-        name: "demo",
-        draw: |format| diagram::render(format, OrderFsm::table(), &[OrderStatus::Draft]),
-    },
-    Known {
-        name: "retrievalprovider",
-        // Drawn from `New`, like go-fil-markets' `docsgen`.
-        draw: |format| diagram::render(format, ProviderFsm::table(), &[DealStatus::New]),
-    },
-];
+const MACHINES: &[Known] = &[Known {
+    name: "retrievalprovider",
+    // Drawn from `New`, like go-fil-markets' `docsgen`.
+    draw: |format| diagram::render(format, ProviderFsm::table(), &[DealStatus::New]),
+}];
 
 const USAGE: &str = "usage: fsm-diagram <machine> <mermaid|plantuml>";
 
@@ -91,106 +86,6 @@ fn run(args: &[String]) -> Result<String, UsageError> {
     Ok((known.draw)(format))
 }
 
-/// The status of the demo order machine.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-enum OrderStatus {
-    Draft,
-    Submitted,
-    Paid,
-    Shipped,
-    Delivered,
-    Cancelled,
-    Failed,
-}
-
-impl fmt::Display for OrderStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(self, f)
-    }
-}
-
-/// The event codes of the demo order machine.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum OrderEvent {
-    Edit,
-    Submit,
-    Pay,
-    Ship,
-    Deliver,
-    Remind,
-    Fail,
-    Ping,
-    Cancel,
-    Annotate,
-}
-
-impl fmt::Display for OrderEvent {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(self, f)
-    }
-}
-
-/// The record of the demo order machine.
-#[derive(Debug, Clone)]
-struct Order {
-    status: OrderStatus,
-    notes: Vec<String>,
-    paid: u64,
-}
-
-/// The shared action of `Fail`.
-fn record_error(order: &mut Order, error: String) -> ActionResult {
-    order.notes.push(error);
-    Ok(())
-}
-
-fsm! {
-    /// The demo: a small order machine that uses every builder word (the same machine as the
-    /// golden-file tests of `fsm_runtime::diagram`).
-    #[allow(dead_code)]
-    machine OrderFsm {
-        state: Order,
-        status: OrderStatus,
-        event: OrderEvent,
-        input: OrderInput,
-        entry: OrderEntryFuncs,
-    }
-    events {
-        Event(OrderEvent::Edit)
-            .From(OrderStatus::Draft).ToNoChange()
-            .Action(|order: &mut Order, text: String| {
-                order.notes.push(text);
-                Ok(())
-            }),
-        Event(OrderEvent::Submit).From(OrderStatus::Draft).To(OrderStatus::Submitted),
-        Event(OrderEvent::Pay)
-            .From(OrderStatus::Submitted).To(OrderStatus::Paid)
-            .From(OrderStatus::Paid).ToJustRecord()
-            .Action(|order: &mut Order, amount: u64| {
-                order.paid += amount;
-                Ok(())
-            }),
-        Event(OrderEvent::Ship).From(OrderStatus::Paid).To(OrderStatus::Shipped),
-        Event(OrderEvent::Deliver).From(OrderStatus::Shipped).To(OrderStatus::Delivered),
-        Event(OrderEvent::Remind)
-            .FromMany(OrderStatus::Paid, OrderStatus::Submitted).ToJustRecord(),
-        Event(OrderEvent::Fail)
-            .FromMany(OrderStatus::Shipped, OrderStatus::Submitted, OrderStatus::Paid)
-            .To(OrderStatus::Failed)
-            .Action(record_error as fn(&mut Order, String)),
-        Event(OrderEvent::Ping).FromAny().ToNoChange(),
-        Event(OrderEvent::Cancel)
-            .From(OrderStatus::Shipped).ToJustRecord()
-            .FromAny().To(OrderStatus::Cancelled),
-        Event(OrderEvent::Annotate).FromAny().ToJustRecord(),
-    }
-    finality_states { OrderStatus::Delivered, OrderStatus::Cancelled, OrderStatus::Failed }
-    entry_funcs {
-        OrderStatus::Submitted => notify_customer,
-        OrderStatus::Paid | OrderStatus::Shipped => track_parcel,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -201,9 +96,9 @@ mod tests {
 
     #[test]
     fn draws_a_known_machine_in_both_formats() {
-        let mermaid = run(&args(&["demo", "mermaid"])).unwrap();
+        let mermaid = run(&args(&["retrievalprovider", "mermaid"])).unwrap();
         assert!(mermaid.starts_with("stateDiagram-v2\n"));
-        let plantuml = run(&args(&["demo", "plantuml"])).unwrap();
+        let plantuml = run(&args(&["retrievalprovider", "plantuml"])).unwrap();
         assert!(plantuml.starts_with("@startuml\n") && plantuml.ends_with("@enduml\n"));
     }
 
@@ -226,16 +121,15 @@ mod tests {
     #[test]
     fn bad_arguments_give_one_line_errors() {
         let error = run(&args(&["nope", "mermaid"])).unwrap_err().to_string();
-        assert_eq!(
-            error,
-            "unknown machine `nope` (known: demo, retrievalprovider)"
-        );
-        let error = run(&args(&["demo", "svg"])).unwrap_err().to_string();
+        assert_eq!(error, "unknown machine `nope` (known: retrievalprovider)");
+        let error = run(&args(&["retrievalprovider", "svg"]))
+            .unwrap_err()
+            .to_string();
         assert_eq!(
             error,
             "unknown diagram format `svg` (expected `mermaid` or `plantuml`)"
         );
-        let error = run(&args(&["demo"])).unwrap_err().to_string();
+        let error = run(&args(&["retrievalprovider"])).unwrap_err().to_string();
         assert_eq!(error, USAGE);
     }
 }
