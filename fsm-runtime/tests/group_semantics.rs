@@ -2,6 +2,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+#[macro_use]
 mod group_support;
 
 use std::time::Duration;
@@ -9,37 +10,6 @@ use std::time::Duration;
 use fsm_runtime::group::{AppliedKind, Change, SendError};
 use fsm_runtime::{EntryErrorPolicy, Group};
 use group_support::*;
-
-macro_rules! on_both_stores {
-    ($($name:ident),* $(,)?) => {
-        mod memory {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(super::Backend::memory()).await
-                }
-            )*
-        }
-        mod redb {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(super::Backend::redb()).await
-                }
-            )*
-        }
-        /// Every test as a function of a store, for store crates that run this suite on their
-        /// own store (through `semantics_tests!`).
-        #[allow(dead_code)]
-        pub(crate) mod suite {
-            $(
-                pub(crate) async fn $name(store: super::DynStore) {
-                    super::$name(super::Backend::from_store(store)).await
-                }
-            )*
-        }
-    };
-}
 
 /// Calls `$run!` with the name of every test of this suite. A store crate includes this file
 /// with `#[macro_use] #[path = ".../group_semantics.rs"] mod ...;` and runs the suite on its store with

@@ -11,6 +11,40 @@ use fsm_runtime::{ActionResult, Context, EntryResult, Group, fsm};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 
+/// Runs each named suite test (an `async fn(Backend)` of the including file) on the memory and
+/// redb stores, and exposes it as `suite::name(store)` for store crates.
+#[allow(unused_macros)]
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {
+        mod memory {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::Backend::memory()).await
+                }
+            )*
+        }
+        mod redb {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::Backend::redb()).await
+                }
+            )*
+        }
+        /// Every test as a function of a store, for store crates that run this suite on their
+        /// own store (through the file's `*_tests!` macro).
+        #[allow(dead_code)]
+        pub(crate) mod suite {
+            $(
+                pub(crate) async fn $name(store: super::DynStore) {
+                    super::$name(super::Backend::from_store(store)).await
+                }
+            )*
+        }
+    };
+}
+
 /// The status of the test job machines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Status {
