@@ -1,5 +1,7 @@
 //! How a machine's record is turned into bytes for a [`Store`](crate::store::Store).
 
+mod encoder;
+
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -26,13 +28,23 @@ pub enum CodecError {
     Decode(String),
 }
 
-/// DAG-CBOR through serde (`serde_ipld_dagcbor`): the default codec, giving portable bytes.
+/// DAG-CBOR through serde: the default codec, giving portable bytes.
+///
+/// Encoding writes exactly the bytes of `serde_ipld_dagcbor::to_vec`, but with a serializer that
+/// sorts map entries in place instead of buffering each one (see `encoder`); a value it does not
+/// accept is handed to `serde_ipld_dagcbor`, so errors are also the same. Decoding is
+/// `serde_ipld_dagcbor::from_slice`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct DagCbor;
 
 impl<T: Serialize + DeserializeOwned> Codec<T> for DagCbor {
     fn encode(&self, value: &T, out: &mut Vec<u8>) -> Result<(), CodecError> {
-        serde_ipld_dagcbor::to_writer(out, value).map_err(|e| CodecError::Encode(e.to_string()))
+        match encoder::encode(value, out) {
+            Ok(()) => Ok(()),
+            // `out` is untouched; let the reference implementation produce its own error.
+            Err(encoder::Unsupported) => serde_ipld_dagcbor::to_writer(out, value)
+                .map_err(|e| CodecError::Encode(e.to_string())),
+        }
     }
 
     fn decode(&self, bytes: &[u8]) -> Result<T, CodecError> {
