@@ -2,7 +2,7 @@
 //! committer, the lifecycle.
 
 use std::collections::{HashMap, VecDeque};
-use std::hash::{BuildHasher, RandomState};
+use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
@@ -72,12 +72,18 @@ impl<M: Machine, I: MachineId> Slot<M, I> {
     }
 }
 
-pub(super) type Shard<M, I> = HashMap<I, Slot<M, I>>;
+/// The hasher of the shard index and the shard maps: foldhash, seeded per instance. An id is
+/// hashed twice per operation (shard, then map), each a few instructions for integer ids.
+pub(super) type IdHasher = foldhash::fast::RandomState;
+
+/// One shard of the machine index. Its hasher is seeded independently of the shard selector's,
+/// so the ids of one shard (which share `hash % shards`) still spread over the map's buckets.
+pub(super) type Shard<M, I> = HashMap<I, Slot<M, I>, IdHasher>;
 
 /// Everything a group's handle and its tasks share.
 pub(super) struct Shared<M: Machine, H, I: MachineId, S, C> {
     pub(super) shards: Box<[Mutex<Shard<M, I>>]>,
-    pub(super) hasher: RandomState,
+    pub(super) hasher: IdHasher,
     pub(super) store: Arc<S>,
     pub(super) codec: C,
     pub(super) handler: H,
@@ -104,6 +110,8 @@ where
     S: Store,
     C: Codec<M::State>,
 {
+    /// The shard of `id`. Callers that lock it more than once per operation keep the reference
+    /// instead of hashing again.
     pub(super) fn shard_of(&self, id: &I) -> &Mutex<Shard<M, I>> {
         // The modulo keeps the index in bounds; truncating the hash is intended.
         let index = (self.hasher.hash_one(id) as usize) % self.shards.len();

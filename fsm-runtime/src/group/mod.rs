@@ -159,8 +159,9 @@ where
     /// Creates machine `id` with record `initial` and saves it. Runs no entry func.
     pub async fn begin(&self, id: I, initial: M::State) -> Result<(), BeginError<M, I>> {
         let shared = &*self.shared;
+        let shard_lock = shared.shard_of(&id);
         {
-            let mut shard = shared.lock(shared.shard_of(&id));
+            let mut shard = shared.lock(shard_lock);
             if shared.is_stopping() {
                 return Err(BeginError::Stopped { id, state: initial });
             }
@@ -174,7 +175,7 @@ where
             shared.enter();
         }
         let created = self.create(&id, initial).await;
-        let mut shard = shared.lock(shared.shard_of(&id));
+        let mut shard = shared.lock(shard_lock);
         let queued = match shard.get_mut(&id) {
             Some(slot) => {
                 if let Ok(state) = &created {
@@ -291,60 +292,57 @@ where
             if shared.is_stopping() {
                 return Err(SendError::Stopped { id, input });
             }
-            if !guard.contains_key(&id) {
-                if let Some(state) = loaded.take() {
-                    guard.insert(id.clone(), Slot::new(Some(state)));
-                } else {
-                    drop(guard);
-                    loaded = Some(match shared.load(&id) {
-                        Ok(Some(state)) => state,
-                        Ok(None) => return Err(SendError::UnknownId { id, input }),
-                        Err(LoadError::Corrupt(source)) => {
-                            return Err(SendError::Corrupt {
-                                id,
-                                source,
-                                input: Some(input),
-                            });
-                        }
-                        Err(LoadError::Store(source)) => {
-                            return Err(SendError::Store {
-                                id,
-                                event: None,
-                                source,
-                                input: Some(input),
-                            });
-                        }
+            if let Some(slot) = guard.get_mut(&id) {
+                if let Some(ended) = &slot.ended {
+                    return Err(match ended {
+                        Ended::Final(status) => SendError::Terminated {
+                            id,
+                            status: *status,
+                            input,
+                        },
+                        Ended::Halted(status, error) => SendError::Halted {
+                            id,
+                            status: *status,
+                            error: Arc::clone(error),
+                            input,
+                        },
                     });
-                    continue;
                 }
+                slot.queue.push_back(Queued { input, reply });
+                if !slot.busy {
+                    slot.busy = true;
+                    shared.enter();
+                    drop(guard);
+                    worker::spawn(Arc::clone(&self.shared), id, false);
+                }
+                return Ok(());
             }
-            let Some(slot) = guard.get_mut(&id) else {
-                // Unreachable: inserted just above while holding the lock.
+            // Not in memory: load it without the lock, then insert it and queue on the next
+            // pass (unless a racing send or begin put a slot there meanwhile).
+            if let Some(state) = loaded.take() {
+                guard.insert(id.clone(), Slot::new(Some(state)));
                 continue;
-            };
-            if let Some(ended) = &slot.ended {
-                return Err(match ended {
-                    Ended::Final(status) => SendError::Terminated {
-                        id,
-                        status: *status,
-                        input,
-                    },
-                    Ended::Halted(status, error) => SendError::Halted {
-                        id,
-                        status: *status,
-                        error: Arc::clone(error),
-                        input,
-                    },
-                });
             }
-            slot.queue.push_back(Queued { input, reply });
-            if !slot.busy {
-                slot.busy = true;
-                shared.enter();
-                drop(guard);
-                worker::spawn(Arc::clone(&self.shared), id, false);
-            }
-            return Ok(());
+            drop(guard);
+            loaded = Some(match shared.load(&id) {
+                Ok(Some(state)) => state,
+                Ok(None) => return Err(SendError::UnknownId { id, input }),
+                Err(LoadError::Corrupt(source)) => {
+                    return Err(SendError::Corrupt {
+                        id,
+                        source,
+                        input: Some(input),
+                    });
+                }
+                Err(LoadError::Store(source)) => {
+                    return Err(SendError::Store {
+                        id,
+                        event: None,
+                        source,
+                        input: Some(input),
+                    });
+                }
+            });
         }
     }
 

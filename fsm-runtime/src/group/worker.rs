@@ -4,13 +4,13 @@
 
 use std::any::Any;
 use std::panic::AssertUnwindSafe;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use futures::FutureExt;
 
 use super::EntryErrorPolicy;
-use super::core::{Ended, LoadError, Queued, Reply, Shared};
+use super::core::{Ended, LoadError, Queued, Reply, Shard, Shared};
 use super::error::SendError;
 use super::notify::{Applied, AppliedKind, AppliedOf, Change, Notification};
 use super::stats::AtomicCounters;
@@ -95,7 +95,9 @@ where
     S: Store,
     C: Codec<M::State>,
 {
-    let Some(mut state) = take_state(&shared, &id) else {
+    // Hashed once: every lock of this task's slot goes to this shard.
+    let shard_lock = shared.shard_of(&id);
+    let Some(mut state) = take_state(&shared, shard_lock, &id) else {
         shared.leave();
         return;
     };
@@ -129,7 +131,7 @@ where
         // 2. Under the shard lock: record the entry result, queue triggered inputs, take the
         //    next batch or park the machine.
         {
-            let mut shard = shared.lock(shared.shard_of(&id));
+            let mut shard = shared.lock(shard_lock);
             let Some(slot) = shard.get_mut(&id) else {
                 // Unreachable: a busy slot is only removed by its own task. Exit cleanly.
                 drop(shard);
@@ -316,7 +318,7 @@ where
                         reject(&shared, reply, error);
                     }
                     // Roll back to the saved record: nothing of this round happened.
-                    match rollback(&shared, &id) {
+                    match rollback(&shared, shard_lock, &id) {
                         Some(saved_state) => state = saved_state,
                         None => return,
                     }
@@ -328,7 +330,7 @@ where
 
         // 5. Finality ends the machine; otherwise schedule the entry func.
         if let Some(status) = final_status {
-            let mut shard = shared.lock(shared.shard_of(&id));
+            let mut shard = shared.lock(shard_lock);
             if let Some(slot) = shard.get_mut(&id) {
                 let ended = Ended::Final(status);
                 for queued in slot.queue.drain(..) {
@@ -351,7 +353,11 @@ where
 /// Takes the machine's state out of its slot, loading it from the store when the slot holds
 /// none. On failure every queued input is rejected, the slot is removed (the next access
 /// retries the load) and `None` is returned.
-fn take_state<M, H, I, S, C>(shared: &Shared<M, H, I, S, C>, id: &I) -> Option<M::State>
+fn take_state<M, H, I, S, C>(
+    shared: &Shared<M, H, I, S, C>,
+    shard_lock: &Mutex<Shard<M, I>>,
+    id: &I,
+) -> Option<M::State>
 where
     M: RunEntry<H>,
     H: Send + Sync + 'static,
@@ -360,14 +366,14 @@ where
     C: Codec<M::State>,
 {
     {
-        let mut shard = shared.lock(shared.shard_of(id));
+        let mut shard = shared.lock(shard_lock);
         let slot = shard.get_mut(id)?;
         if let Some(state) = slot.state.take() {
             return Some(state);
         }
     }
     let loaded = shared.load(id);
-    let mut shard = shared.lock(shared.shard_of(id));
+    let mut shard = shared.lock(shard_lock);
     match loaded {
         Ok(Some(state)) => {
             if let Some(slot) = shard.get_mut(id) {
@@ -408,7 +414,11 @@ where
 /// Reloads the saved record after a failed save. When even that fails, the machine is
 /// unloaded: queued inputs are rejected, the slot removed, the task accounted as done, and
 /// `None` returned (the next access loads the record again).
-fn rollback<M, H, I, S, C>(shared: &Shared<M, H, I, S, C>, id: &I) -> Option<M::State>
+fn rollback<M, H, I, S, C>(
+    shared: &Shared<M, H, I, S, C>,
+    shard_lock: &Mutex<Shard<M, I>>,
+    id: &I,
+) -> Option<M::State>
 where
     M: RunEntry<H>,
     H: Send + Sync + 'static,
@@ -423,7 +433,7 @@ where
         Err(LoadError::Corrupt(error)) => StoreError::backend(error),
     };
     tracing::error!(machine = M::NAME, id = %id.display(), %error, "cannot reload record after a failed save; unloading the machine");
-    let slot = shared.lock(shared.shard_of(id)).remove(id);
+    let slot = shared.lock(shard_lock).remove(id);
     for queued in slot.into_iter().flat_map(|slot| slot.queue) {
         let error = SendError::Store {
             id: id.clone(),
