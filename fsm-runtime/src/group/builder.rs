@@ -165,6 +165,7 @@ where
             active: AtomicUsize::new(0),
             idle: Notify::new(),
             opened_at: Instant::now(),
+            record_len_hint: AtomicUsize::new(0),
         });
         if self.resume {
             resume(&shared)?;

@@ -100,6 +100,8 @@ pub(super) struct Shared<M: Machine, H, I: MachineId, S, C> {
     pub(super) active: AtomicUsize,
     pub(super) idle: Notify,
     pub(super) opened_at: Instant,
+    /// The largest encoded record so far: [`Shared::record_len_hint`].
+    pub(super) record_len_hint: AtomicUsize,
 }
 
 impl<M, H, I, S, C> Shared<M, H, I, S, C>
@@ -145,16 +147,30 @@ where
         }
     }
 
-    /// Writes a record: through the committer when the store prefers group commit, inline
-    /// otherwise.
-    pub(super) async fn save(&self, key: Vec<u8>, value: Vec<u8>) -> Result<(), StoreError> {
+    /// Writes a record: through the committer when the store prefers group commit (which takes
+    /// `value`, leaving it empty), inline otherwise (leaving `value` to be reused).
+    pub(super) async fn save(&self, key: &[u8], value: &mut Vec<u8>) -> Result<(), StoreError> {
         match &self.committer {
-            Some(committer) => committer.write(key, value).await,
+            Some(committer) => committer.write(key.to_vec(), std::mem::take(value)).await,
             None => {
-                let result = self.store.put(&key, &value);
+                let result = self.store.put(key, value);
                 AtomicCounters::bump(&self.counters.commits);
                 result
             }
+        }
+    }
+
+    /// The capacity to reserve before encoding a record: the largest record encoded so far, so
+    /// an encode grows its buffer at most rarely instead of doubling from 8 bytes.
+    pub(super) fn record_len_hint(&self) -> usize {
+        self.record_len_hint.load(Ordering::Relaxed)
+    }
+
+    /// Raises the [`record_len_hint`](Self::record_len_hint) to `len`. Written only when it
+    /// grows, so tasks on different cores do not keep invalidating each other's cache line.
+    pub(super) fn note_record_len(&self, len: usize) {
+        if len > self.record_len_hint.load(Ordering::Relaxed) {
+            self.record_len_hint.fetch_max(len, Ordering::Relaxed);
         }
     }
 

@@ -239,7 +239,7 @@ where
                 state: initial,
             });
         }
-        match shared.save(key, bytes).await {
+        match shared.save(&key, &mut bytes).await {
             Ok(()) => Ok(initial),
             Err(source) => Err(BeginError::Store {
                 id: id.clone(),

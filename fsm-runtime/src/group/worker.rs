@@ -102,9 +102,14 @@ where
         return;
     };
     let mut ctx = Context::<M>::new();
+    // Buffers kept for the task's whole life: one task drains many rounds.
     let mut batch: Vec<Queued<M, I>> = Vec::new();
     let mut done: Vec<Unsaved<M, I>> = Vec::new();
     let mut notes: Vec<Notification<M, I>> = Vec::new();
+    // The store key, built on the first save, and the encode buffer (an inline store leaves it
+    // with us; the committer takes it, and the next encode reserves the last record's size).
+    let mut key: Option<Vec<u8>> = None;
+    let mut bytes: Vec<u8> = Vec::new();
 
     loop {
         // 1. The entry func scheduled by the previous round (or by resume-on-open), on the
@@ -278,12 +283,14 @@ where
 
         // 4. Save once for the batch, then (and only then) reply and notify.
         if !done.is_empty() {
-            let mut bytes = Vec::new();
+            bytes.clear();
+            bytes.reserve(shared.record_len_hint());
             let saved = match shared.codec.encode(&state, &mut bytes) {
-                Ok(()) => shared
-                    .save(shared.key(&id), bytes)
-                    .await
-                    .map_err(SaveError::Store),
+                Ok(()) => {
+                    shared.note_record_len(bytes.len());
+                    let key = key.get_or_insert_with(|| shared.key(&id));
+                    shared.save(key, &mut bytes).await.map_err(SaveError::Store)
+                }
                 Err(error) => Err(SaveError::Encode(error)),
             };
             match saved {
