@@ -125,7 +125,27 @@ impl Scratch {
 #[derive(Debug, Clone, Copy)]
 struct Span {
     start: usize,
+    /// Where the key ends and the value starts.
+    key_end: usize,
     end: usize,
+}
+
+/// The DAG-CBOR order of two entries of `out`: the bytewise order of their encodings, which
+/// `serde_ipld_dagcbor` sorts by.
+///
+/// Keys are minimal-header text strings, so no encoded key is a proper prefix of another and
+/// the bytewise order of the entries is that of their keys, which is the order of the encoded
+/// key lengths and then of the key bytes. Comparing the lengths first settles most pairs
+/// without a `memcmp`; equal keys (possible only from a hand-written `Serialize`) fall back to
+/// the whole entries.
+fn entry_order(out: &[u8], a: &Span, b: &Span) -> std::cmp::Ordering {
+    let key_a = &out[a.start..a.key_end];
+    let key_b = &out[b.start..b.key_end];
+    key_a
+        .len()
+        .cmp(&key_b.len())
+        .then_with(|| key_a.cmp(key_b))
+        .then_with(|| out[a.start..a.end].cmp(&out[b.start..b.end]))
 }
 
 /// Writes DAG-CBOR into `out`; `spans` is a stack of the entries of the maps being written.
@@ -163,8 +183,13 @@ fn header(major: u8, n: u64) -> ([u8; 9], usize) {
 
 impl Encoder<'_> {
     fn head(&mut self, major: u8, n: u64) {
-        let (buf, len) = header(major, n);
-        self.out.extend_from_slice(&buf[..len]);
+        if n < 24 {
+            // The common case, one byte: n < 24 fits in the low five bits.
+            self.out.push((major << 5) | n as u8);
+        } else {
+            let (buf, len) = header(major, n);
+            self.out.extend_from_slice(&buf[..len]);
+        }
     }
 
     /// A collection length as a CBOR argument (`usize` is at most 64 bits on every target).
@@ -197,6 +222,7 @@ impl<'e, 'a> MapCompound<'e, 'a> {
             body_start: enc.out.len(),
             first_span: enc.spans.len(),
             entry_start: enc.out.len(),
+            key_end: enc.out.len(),
             count_header,
             enc,
         }
@@ -501,6 +527,8 @@ pub(crate) struct MapCompound<'e, 'a> {
     first_span: usize,
     /// Where the entry being written starts.
     entry_start: usize,
+    /// Where the key of the entry being written ends.
+    key_end: usize,
     /// Whether the header (the entry count) is still to be written, in front of the entries.
     count_header: bool,
 }
@@ -513,9 +541,11 @@ impl MapCompound<'_, '_> {
     ) -> Result<(), Unsupported> {
         let start = self.enc.out.len();
         self.enc.text(key);
+        let key_end = self.enc.out.len();
         value.serialize(&mut *self.enc)?;
         self.enc.spans.push(Span {
             start,
+            key_end,
             end: self.enc.out.len(),
         });
         Ok(())
@@ -526,10 +556,9 @@ impl MapCompound<'_, '_> {
     fn finish(self) -> Result<(), Unsupported> {
         let Encoder { out, spans } = self.enc;
         let entries = &mut spans[self.first_span..];
-        let bytes = |span: &Span| &out[span.start..span.end];
-        let in_order = entries.is_sorted_by(|a, b| bytes(a) <= bytes(b));
+        let in_order = entries.is_sorted_by(|a, b| entry_order(out, a, b).is_le());
         if !in_order {
-            entries.sort_unstable_by(|a, b| bytes(a).cmp(bytes(b)));
+            entries.sort_unstable_by(|a, b| entry_order(out, a, b));
         }
         let (head, head_len) = if self.count_header {
             header(major::MAP, entries.len() as u64)
@@ -559,6 +588,7 @@ impl ser::SerializeMap for MapCompound<'_, '_> {
     fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), Unsupported> {
         self.entry_start = self.enc.out.len();
         key.serialize(&mut *self.enc)?;
+        self.key_end = self.enc.out.len();
         // DAG-CBOR map keys are strings.
         match self.enc.out.get(self.entry_start) {
             Some(byte) if byte >> 5 != major::STRING => Err(Unsupported),
@@ -570,6 +600,7 @@ impl ser::SerializeMap for MapCompound<'_, '_> {
         value.serialize(&mut *self.enc)?;
         self.enc.spans.push(Span {
             start: self.entry_start,
+            key_end: self.key_end,
             end: self.enc.out.len(),
         });
         Ok(())
