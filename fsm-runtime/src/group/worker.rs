@@ -1,6 +1,7 @@
 //! The task that drains one machine's queue. It exists only while the machine has work: it
 //! applies queued inputs (one per round, or all of them in consume-all mode), saves the record,
-//! replies and notifies, runs the scheduled entry func, and exits when the queue is empty.
+//! replies and notifies, runs the scheduled entry func, and exits when the queue is empty (after
+//! yielding `LINGER_YIELDS` times to give a waiting sender the chance to queue its next input).
 
 use std::any::Any;
 use std::panic::AssertUnwindSafe;
@@ -19,6 +20,12 @@ use crate::context::Context;
 use crate::id::MachineId;
 use crate::machine::{Outcome, RunEntry};
 use crate::store::{Store, StoreError};
+
+/// How many times a task whose queue ran dry yields to the scheduler before it parks the
+/// machine. A sender that answers each reply with its next event (a `send_sync` loop) then finds
+/// the task still running instead of spawning a new one; bounded, so that an idle machine still
+/// owns no task a moment later.
+const LINGER_YIELDS: u32 = 1;
 
 /// Starts the task of machine `id`. The caller has marked the slot busy and called
 /// [`Shared::enter`]; the task calls [`Shared::leave`] when it exits.
@@ -110,6 +117,7 @@ where
     // with us; the committer takes it, and the next encode reserves the last record's size).
     let mut key: Option<Vec<u8>> = None;
     let mut bytes: Vec<u8> = Vec::new();
+    let mut lingers_left = LINGER_YIELDS;
 
     loop {
         // 1. The entry func scheduled by the previous round (or by resume-on-open), on the
@@ -134,8 +142,8 @@ where
         }
 
         // 2. Under the shard lock: record the entry result, queue triggered inputs, take the
-        //    next batch or park the machine.
-        {
+        //    next batch, or linger or park the machine when there is none.
+        let linger = {
             let mut shard = shared.lock(shard_lock);
             let Some(slot) = shard.get_mut(&id) else {
                 // Unreachable: a busy slot is only removed by its own task. Exit cleanly.
@@ -177,18 +185,33 @@ where
                 }
             }
             if slot.queue.is_empty() {
-                slot.state = Some(state);
-                slot.busy = false;
-                slot.last_active = Instant::now();
-                drop(shard);
-                shared.leave();
-                return;
-            }
-            if M::CONSUME_ALL_EVENTS_BEFORE_ENTRY_FUNCS {
-                batch.extend(slot.queue.drain(..));
+                if lingers_left == 0 || slot.ended.is_some() || shared.is_stopping() {
+                    slot.state = Some(state);
+                    slot.busy = false;
+                    slot.last_active = Instant::now();
+                    drop(shard);
+                    shared.leave();
+                    return;
+                }
+                lingers_left -= 1;
+                true
             } else {
-                batch.extend(slot.queue.pop_front());
+                lingers_left = LINGER_YIELDS;
+                if M::CONSUME_ALL_EVENTS_BEFORE_ENTRY_FUNCS {
+                    batch.extend(slot.queue.drain(..));
+                } else {
+                    batch.extend(slot.queue.pop_front());
+                }
+                false
             }
+        };
+        if linger {
+            // Let the senders just answered run first: one that answers its reply with the
+            // next event finds this task still holding the machine. The entry func (if any)
+            // has run, so the next pass only looks at the queue again.
+            run_entry = false;
+            tokio::task::yield_now().await;
+            continue;
         }
 
         // 3. Apply the batch to the state.
