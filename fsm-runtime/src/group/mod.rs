@@ -7,7 +7,7 @@
 //!   `Mutex<HashMap<Id, Slot>>`). A slot holds the decoded record, an (unallocated when empty)
 //!   queue and a few flags. A tokio task is spawned only when a machine receives work and exits
 //!   when its queue is drained (after yielding once, so that a sender answering a reply with its
-//!   next event reuses it); idle machines own no task, stack or channel.
+//!   next event reuses it); idle machines own no task, stack, channel or queue buffer.
 //! * **No group-wide lock.** A send locks one shard for a queue push. Go holds one group mutex
 //!   across every `Send`, so a slow machine stalls all of them; here nothing does.
 //! * **Save before reply.** Each round (one event, or a whole batch in consume-all mode) is

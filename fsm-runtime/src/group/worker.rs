@@ -4,6 +4,7 @@
 //! yielding `LINGER_YIELDS` times to give a waiting sender the chance to queue its next input).
 
 use std::any::Any;
+use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -189,6 +190,8 @@ where
                     slot.state = Some(state);
                     slot.busy = false;
                     slot.last_active = Instant::now();
+                    // An idle machine keeps no queue buffer.
+                    slot.queue = VecDeque::new();
                     drop(shard);
                     shared.leave();
                     return;
@@ -371,6 +374,7 @@ where
                 slot.state = Some(state);
                 slot.busy = false;
                 slot.last_active = Instant::now();
+                slot.queue = VecDeque::new();
             }
             drop(shard);
             shared.leave();
