@@ -4,7 +4,6 @@
 //! duplicates and parameter shapes are the validator's business. Every node keeps the tokens (and
 //! so the spans) it was written with, so that diagnostics point at the user's code.
 
-use proc_macro2::Span;
 use syn::{Attribute, Ident, LitBool, Path, Type, Visibility};
 
 /// A whole invocation: the `machine` header and the sections that follow it.
@@ -14,14 +13,10 @@ pub struct FsmInput {
     pub attrs: Vec<Attribute>,
     /// The visibility of the generated items.
     pub vis: Visibility,
-    /// The `machine` keyword, for spans.
-    pub machine_kw: Ident,
     /// The machine's name.
     pub name: Ident,
     /// The header fields, in the order written.
     pub header: Vec<HeaderField>,
-    /// The span of the header's braces, for "missing field" errors.
-    pub header_span: Span,
     /// The `events { .. }` sections (more than one is an error reported by the validator).
     pub events: Vec<Section<Vec<EventDecl>>>,
     /// The `finality_states { .. }` sections.
@@ -67,8 +62,6 @@ pub enum HeaderValue {
 /// One event: `Event(code)` followed by its builder calls.
 #[derive(Debug)]
 pub struct EventDecl {
-    /// The `Event` word, for spans.
-    pub event_kw: Ident,
     /// The event code, e.g. `ProviderEvent::Open`.
     pub code: Path,
     /// The builder calls after `Event(..)`, in the order written.

@@ -41,11 +41,6 @@ impl Errors {
         self.errors.is_empty()
     }
 
-    /// The number of recorded errors.
-    pub fn len(&self) -> usize {
-        self.errors.len()
-    }
-
     /// The recorded messages, in order (for tests).
     pub fn messages(&self) -> Vec<String> {
         self.errors.iter().map(ToString::to_string).collect()

@@ -58,10 +58,8 @@ pub fn parse(tokens: TokenStream, errors: &mut Errors) -> Option<FsmInput> {
 struct RawInput {
     attrs: Vec<Attribute>,
     vis: Visibility,
-    machine_kw: Ident,
     name: Ident,
     header: Vec<HeaderField>,
-    header_span: proc_macro2::Span,
     sections: Vec<(Ident, TokenStream)>,
 }
 
@@ -87,7 +85,7 @@ impl Parse for RawInput {
         }
         let name: Ident = input.parse()?;
         let content;
-        let brace = braced!(content in input);
+        braced!(content in input);
         let header = parse_header(&content)?;
         let mut sections = Vec::new();
         while !input.is_empty() {
@@ -99,10 +97,8 @@ impl Parse for RawInput {
         Ok(Self {
             attrs,
             vis,
-            machine_kw,
             name,
             header,
-            header_span: brace.span.join(),
             sections,
         })
     }
@@ -151,10 +147,8 @@ fn read(raw: RawInput, errors: &mut Errors) -> FsmInput {
     let mut input = FsmInput {
         attrs: raw.attrs,
         vis: raw.vis,
-        machine_kw: raw.machine_kw,
         name: raw.name,
         header: raw.header,
-        header_span: raw.header_span,
         events: Vec::new(),
         finality_states: Vec::new(),
         entry_funcs: Vec::new(),
@@ -243,7 +237,7 @@ fn read_event(chain: &Expr, state: &str, errors: &mut Errors) -> Option<EventDec
     }
     calls.reverse();
 
-    let (event_kw, code) = match read_event_root(cursor) {
+    let code = match read_event_root(cursor) {
         Ok(root) => root,
         Err(error) => {
             errors.push(error);
@@ -263,14 +257,13 @@ fn read_event(chain: &Expr, state: &str, errors: &mut Errors) -> Option<EventDec
         })
         .collect();
     Some(EventDecl {
-        event_kw,
         code,
         calls,
         has_unreadable_call,
     })
 }
 
-fn read_event_root(root: &Expr) -> syn::Result<(Ident, Path)> {
+fn read_event_root(root: &Expr) -> syn::Result<Path> {
     let not_an_event = || {
         syn::Error::new_spanned(
             root,
@@ -301,7 +294,7 @@ fn read_event_root(root: &Expr) -> syn::Result<(Ident, Path)> {
         "Event",
         "an event code, e.g. `Event(MyEvent::Start)`",
     )?;
-    Ok((word.clone(), code))
+    Ok(code)
 }
 
 fn read_call(call: &syn::ExprMethodCall, state: &str) -> syn::Result<BuilderCall> {
