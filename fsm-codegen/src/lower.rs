@@ -12,7 +12,7 @@ use syn::{Ident, Pat, ReturnType, Type};
 
 use crate::ast::{ActionDecl, DestinationSpec, EventDecl, FsmInput, HeaderValue, SourceSpec};
 use crate::ir;
-use crate::validate::path_text;
+use crate::validate::{header_type, path_text};
 
 /// Lowers an invocation. `None` when a required header field is missing, since no item can be
 /// generated without its types and names.
@@ -92,12 +92,7 @@ struct Header {
 
 impl Header {
     fn read(input: &FsmInput) -> Option<Self> {
-        let ty = |name: &str| {
-            input.header.iter().find_map(|field| match &field.value {
-                HeaderValue::Type(ty) if field.name == name => Some(ty.clone()),
-                _ => None,
-            })
-        };
+        let ty = |name: &str| header_type(&input.header, name).cloned();
         let ident = |name: &str| {
             input.header.iter().find_map(|field| match &field.value {
                 HeaderValue::Ident(ident) if field.name == name => Some(ident.clone()),

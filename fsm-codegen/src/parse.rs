@@ -136,14 +136,8 @@ fn parse_header(input: ParseStream) -> syn::Result<Vec<HeaderField>> {
 
 /// Reads the sections; DSL-level mistakes go to `errors`.
 fn read(raw: RawInput, errors: &mut Errors) -> FsmInput {
-    let state = raw
-        .header
-        .iter()
-        .find_map(|field| match &field.value {
-            HeaderValue::Type(ty) if field.name == "state" => Some(crate::validate::type_text(ty)),
-            _ => None,
-        })
-        .unwrap_or_else(|| "State".to_owned());
+    let state = crate::validate::header_type(&raw.header, "state")
+        .map_or_else(|| "State".to_owned(), crate::validate::type_text);
     let mut input = FsmInput {
         attrs: raw.attrs,
         vis: raw.vis,
