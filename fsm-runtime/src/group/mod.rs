@@ -71,7 +71,7 @@ pub use error::{BeginError, ReadError, SendError};
 pub use notify::{Applied, AppliedKind, AppliedOf, Change, Notification, RecvError, Subscription};
 pub use stats::Counters;
 
-use self::core::{Ended, LoadError, Queued, Reply, Shared, Slot};
+use self::core::{LoadError, Queued, Reply, Shared, Slot};
 use crate::codec::{Codec, DagCbor};
 use crate::id::MachineId;
 use crate::machine::{Machine, RunEntry};
@@ -295,19 +295,7 @@ where
             }
             if let Some(slot) = guard.get_mut(&id) {
                 if let Some(ended) = &slot.ended {
-                    return Err(match ended {
-                        Ended::Final(status) => SendError::Terminated {
-                            id,
-                            status: *status,
-                            input,
-                        },
-                        Ended::Halted(status, error) => SendError::Halted {
-                            id,
-                            status: *status,
-                            error: Arc::clone(error),
-                            input,
-                        },
-                    });
+                    return Err(worker::ended_error(ended, id, input));
                 }
                 slot.queue.push_back(Queued { input, reply });
                 if !slot.busy {

@@ -19,7 +19,7 @@ use super::stats::AtomicCounters;
 use crate::codec::{Codec, CodecError};
 use crate::context::Context;
 use crate::id::MachineId;
-use crate::machine::{Outcome, RunEntry};
+use crate::machine::{Machine, Outcome, RunEntry};
 use crate::store::{Store, StoreError};
 
 /// How many times a task whose queue ran dry yields to the scheduler before it parks the
@@ -65,8 +65,8 @@ fn panic_message(payload: &(dyn Any + Send)) -> String {
     }
 }
 
-/// The error a queued input gets once its machine has ended.
-fn ended_error<M: RunEntry<H>, H, I: MachineId>(
+/// The error an input gets once its machine has ended (queued, or sent afterwards).
+pub(super) fn ended_error<M: Machine, I: MachineId>(
     ended: &Ended<M::Status>,
     id: I,
     input: M::Input,
