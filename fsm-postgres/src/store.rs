@@ -547,13 +547,7 @@ impl Store for PgStore {
     }
 
     fn scan(&self, prefix: &[u8], visit: &mut dyn FnMut(&[u8], &[u8])) -> Result<(), StoreError> {
-        let inner = Arc::clone(&self.inner);
-        let prefix = prefix.to_vec();
-        let records = self
-            .block(async move { inner.scan(prefix, false).await })
-            .map_err(backend)?;
-        records.iter().for_each(|(key, value)| visit(key, value));
-        Ok(())
+        self.scan_records(prefix, false, visit)
     }
 
     fn scan_resumable(
@@ -561,13 +555,7 @@ impl Store for PgStore {
         prefix: &[u8],
         visit: &mut dyn FnMut(&[u8], &[u8]),
     ) -> Result<(), StoreError> {
-        let inner = Arc::clone(&self.inner);
-        let prefix = prefix.to_vec();
-        let records = self
-            .block(async move { inner.scan(prefix, true).await })
-            .map_err(backend)?;
-        records.iter().for_each(|(key, value)| visit(key, value));
-        Ok(())
+        self.scan_records(prefix, true, visit)
     }
 
     fn write_batch(&self, ops: &[WriteOp<'_>]) -> Result<(), StoreError> {
@@ -588,6 +576,23 @@ impl Store for PgStore {
 }
 
 impl PgStore {
+    /// Visits the records under `prefix`: all of them, or with `claim` only those whose lease
+    /// this instance holds or can take (taking them).
+    fn scan_records(
+        &self,
+        prefix: &[u8],
+        claim: bool,
+        visit: &mut dyn FnMut(&[u8], &[u8]),
+    ) -> Result<(), StoreError> {
+        let inner = Arc::clone(&self.inner);
+        let prefix = prefix.to_vec();
+        let records = self
+            .block(async move { inner.scan(prefix, claim).await })
+            .map_err(backend)?;
+        records.iter().for_each(|(key, value)| visit(key, value));
+        Ok(())
+    }
+
     /// Writes `ops` in one transaction. `atomic`: any refused op fails them all (nothing is
     /// committed); otherwise each op succeeds or is refused on its own.
     fn write_ops(
