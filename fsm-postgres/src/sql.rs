@@ -1,18 +1,32 @@
 //! The statements, in one place. `$1` is always the group name.
 
-/// Takes or keeps the lease of machine `$2` for owner `$3` for `$4` seconds and returns its
-/// epoch: kept (same epoch) while this owner's lease runs, taken (epoch + 1) when it is free or
-/// expired. No row: another owner's lease runs.
-pub(crate) const TAKE_LEASE: &str = "
-    INSERT INTO fsm_leases AS l (group_name, machine_id, owner, epoch, expires_at)
-    VALUES ($1, $2, $3, 1, now() + make_interval(secs => $4))
+/// The lease rule of [`TAKE_LEASE`] and [`CLAIM`]: an owner keeps its running lease (same
+/// epoch) and anyone takes a free or expired one (epoch + 1); another owner's running lease
+/// leaves the row untouched.
+macro_rules! lease_conflict {
+    () => {
+        "
     ON CONFLICT (group_name, machine_id) DO UPDATE
         SET owner = EXCLUDED.owner,
             epoch = CASE WHEN l.owner = EXCLUDED.owner AND l.expires_at > now()
                          THEN l.epoch ELSE l.epoch + 1 END,
             expires_at = EXCLUDED.expires_at
-        WHERE l.owner = EXCLUDED.owner OR l.expires_at <= now()
-    RETURNING epoch";
+        WHERE l.owner = EXCLUDED.owner OR l.expires_at <= now()"
+    };
+}
+
+/// Takes or keeps the lease of machine `$2` for owner `$3` for `$4` seconds and returns its
+/// epoch: kept (same epoch) while this owner's lease runs, taken (epoch + 1) when it is free or
+/// expired. No row: another owner's lease runs.
+pub(crate) const TAKE_LEASE: &str = concat!(
+    "
+    INSERT INTO fsm_leases AS l (group_name, machine_id, owner, epoch, expires_at)
+    VALUES ($1, $2, $3, 1, now() + make_interval(secs => $4))
+    ",
+    lease_conflict!(),
+    "
+    RETURNING epoch"
+);
 
 /// The owner of machine `$2`'s lease and the seconds it still runs.
 pub(crate) const LEASE_OWNER: &str = "
@@ -42,24 +56,23 @@ pub(crate) const SCAN: &str = "
 /// Takes the lease (as [`TAKE_LEASE`], owner `$4`, `$5` seconds) of every record whose key
 /// starts with `$2` (of length `$3`) that is free, expired or already this owner's, and returns
 /// those records.
-pub(crate) const CLAIM: &str = "
+pub(crate) const CLAIM: &str = concat!(
+    "
     WITH claimed AS (
         INSERT INTO fsm_leases AS l (group_name, machine_id, owner, epoch, expires_at)
         SELECT group_name, machine_id, $4, 1, now() + make_interval(secs => $5)
         FROM fsm_records
         WHERE group_name = $1 AND substring(machine_id FROM 1 FOR $3) = $2
-        ON CONFLICT (group_name, machine_id) DO UPDATE
-            SET owner = EXCLUDED.owner,
-                epoch = CASE WHEN l.owner = EXCLUDED.owner AND l.expires_at > now()
-                             THEN l.epoch ELSE l.epoch + 1 END,
-                expires_at = EXCLUDED.expires_at
-            WHERE l.owner = EXCLUDED.owner OR l.expires_at <= now()
+        ",
+    lease_conflict!(),
+    "
         RETURNING machine_id
     )
     SELECT r.machine_id, r.value, r.version
     FROM fsm_records r JOIN claimed c ON c.machine_id = r.machine_id
     WHERE r.group_name = $1
-    ORDER BY r.machine_id";
+    ORDER BY r.machine_id"
+);
 
 /// Creates record `$2` = `$3` written under epoch `$4`, unless it exists.
 pub(crate) const INSERT: &str = "
