@@ -208,6 +208,10 @@ const STATUSES: [DealStatus; 11] = [
 ];
 
 impl Codec<Deal> for FixedCodec {
+    fn name(&self) -> &str {
+        "fsm-benches/fixed-deal"
+    }
+
     fn encode(&self, deal: &Deal, out: &mut Vec<u8>) -> Result<(), CodecError> {
         let message_len = u32::try_from(deal.message.len())
             .map_err(|_| CodecError::Encode("message longer than 4 GiB".to_owned()))?;

@@ -10,6 +10,10 @@ use serde::de::DeserializeOwned;
 /// The group is generic over its codec so that a crate with a fixed wire format (for example a
 /// cbor-gen compatible encoding) can plug its own in; the default is [`DagCbor`].
 pub trait Codec<T>: Send + Sync + 'static {
+    /// The codec's name, kept in the group's store header: a group refuses to open records
+    /// written with another codec. Change it when the encoding changes incompatibly.
+    fn name(&self) -> &str;
+
     /// Appends the encoding of `value` to `out`.
     fn encode(&self, value: &T, out: &mut Vec<u8>) -> Result<(), CodecError>;
 
@@ -38,6 +42,10 @@ pub enum CodecError {
 pub struct DagCbor;
 
 impl<T: Serialize + DeserializeOwned> Codec<T> for DagCbor {
+    fn name(&self) -> &str {
+        "dag-cbor"
+    }
+
     fn encode(&self, value: &T, out: &mut Vec<u8>) -> Result<(), CodecError> {
         match encoder::encode(value, out) {
             Ok(()) => Ok(()),

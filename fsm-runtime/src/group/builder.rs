@@ -2,19 +2,26 @@
 
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicBool, AtomicUsize};
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::sync::Arc;
+use std::sync::Mutex;
 
 use tokio::sync::{Notify, broadcast};
 
 use super::commit::Committer;
 use super::core::{Shared, Slot};
+use super::error::ReadError;
 use super::stats::AtomicCounters;
-use super::{EntryErrorPolicy, Group, worker};
+use super::status_names::StatusNames;
+use super::{EntryErrorPolicy, Group, ResumeReport, worker};
 use crate::codec::{Codec, DagCbor};
 use crate::id::MachineId;
-use crate::machine::RunEntry;
-use crate::store::{Store, StoreError};
+use crate::machine::{Machine, RunEntry};
+use crate::store::{
+    Filter, Header, MetaError, STORE_FORMAT, ScanRequest, Store, StoreError, WriteOp, now_ms,
+};
+
+/// How many records resume and the upgrade read per store page.
+const PAGE: usize = 1024;
 
 /// Builds a [`Group`]: store, handler, codec, entry-error policy, resume-on-open and sizing.
 ///
@@ -31,6 +38,8 @@ pub struct GroupBuilder<M, H, I, S, C = DagCbor> {
     codec: C,
     policy: EntryErrorPolicy,
     resume: bool,
+    upgrade: bool,
+    name: Option<String>,
     prefix: Vec<u8>,
     shards: usize,
     notification_capacity: usize,
@@ -40,13 +49,57 @@ pub struct GroupBuilder<M, H, I, S, C = DagCbor> {
 
 /// Why [`GroupBuilder::open`] failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum OpenError {
-    /// Scanning the store for resume-on-open failed.
-    #[error("cannot scan the store: {0}")]
+    /// Reading or writing the store failed.
+    #[error("cannot open group: {0}")]
     Store(#[from] StoreError),
-    /// The committer thread could not be started.
-    #[error("cannot start the committer thread: {0}")]
-    Thread(#[from] std::io::Error),
+    /// The store holds records under the group's prefix but no group header: it was written
+    /// by an older version of this library.
+    #[error(
+        "group {group:?}: the store holds records under key prefix {prefix:02x?} but no group \
+         header, so it was written by an older version; open it once with \
+         GroupBuilder::upgrade_unversioned(true) to build the engine metadata from the records"
+    )]
+    Unversioned {
+        /// The group being opened.
+        group: String,
+        /// Its key prefix.
+        prefix: Vec<u8>,
+    },
+    /// The records under the prefix belong to another group.
+    #[error("key prefix {prefix:02x?} holds group {found:?}, not {expected:?}")]
+    WrongGroup {
+        /// The key prefix.
+        prefix: Vec<u8>,
+        /// The group being opened.
+        expected: String,
+        /// The group the header names.
+        found: String,
+    },
+    /// The records were written with another codec.
+    #[error("group {group:?} was written with codec {found:?}, but is opened with codec {expected:?}")]
+    WrongCodec {
+        /// The group.
+        group: String,
+        /// The codec the group is opened with.
+        expected: String,
+        /// The codec the header names.
+        found: String,
+    },
+    /// The group was written by a newer version of this library.
+    #[error("group {group:?} has store format {found}; this version reads format {supported} and older")]
+    FormatTooNew {
+        /// The group.
+        group: String,
+        /// The format in the header.
+        found: u32,
+        /// The newest format this version reads.
+        supported: u32,
+    },
+    /// `open` was called outside a tokio runtime.
+    #[error("a group must be opened inside a tokio runtime")]
+    NoRuntime,
 }
 
 impl<M, H, I, S> GroupBuilder<M, H, I, S, DagCbor> {
@@ -59,6 +112,8 @@ impl<M, H, I, S> GroupBuilder<M, H, I, S, DagCbor> {
             codec: DagCbor,
             policy: EntryErrorPolicy::default(),
             resume: false,
+            upgrade: false,
+            name: None,
             prefix: Vec::new(),
             shards: 64,
             notification_capacity: 1024,
@@ -77,6 +132,8 @@ impl<M, H, I, S, C> GroupBuilder<M, H, I, S, C> {
             codec,
             policy: self.policy,
             resume: self.resume,
+            upgrade: self.upgrade,
+            name: self.name,
             prefix: self.prefix,
             shards: self.shards,
             notification_capacity: self.notification_capacity,
@@ -95,6 +152,25 @@ impl<M, H, I, S, C> GroupBuilder<M, H, I, S, C> {
     /// Go, which never resumes).
     pub fn resume_on_open(mut self, resume: bool) -> Self {
         self.resume = resume;
+        self
+    }
+
+    /// The group's name, kept in its store header (default: the machine's name). Opening a
+    /// key prefix that holds another group's records fails with [`OpenError::WrongGroup`].
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Whether opening a store written by an older version of this library (records without
+    /// engine metadata and no group header) upgrades it: every record is read once, its
+    /// metadata (status, final or not) is built from it and written beside it, and the header
+    /// is written last, so an interrupted upgrade is finished by opening again. The last-activity
+    /// time of an upgraded machine is the time of the upgrade; records that cannot be decoded
+    /// are left without metadata and reported by listings. Without this option such a store is
+    /// refused with [`OpenError::Unversioned`] (default: false).
+    pub fn upgrade_unversioned(mut self, upgrade: bool) -> Self {
+        self.upgrade = upgrade;
         self
     }
 
@@ -132,27 +208,38 @@ where
     S: Store,
     C: Codec<M::State>,
 {
-    /// Opens the group. Must be called inside a tokio runtime. With resume on open, starts the
-    /// entry func of every non-final machine that has one (corrupt records are logged and
-    /// skipped; they report their error when used).
+    /// Opens the group. Must be called inside a tokio runtime.
+    ///
+    /// Reads the group's header: a fresh prefix gets one; a header of another group, codec or
+    /// newer format is refused; records without a header are refused unless
+    /// [`upgrade_unversioned`](Self::upgrade_unversioned) is set. With resume on open, then
+    /// starts the entry func of every non-final, non-halted machine that has one; records that
+    /// cannot be read are logged and skipped (they report their error when used, and
+    /// [`Group::resume`] returns them).
     pub async fn open(self) -> Result<Group<M, H, I, S, C>, OpenError> {
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(OpenError::NoRuntime);
+        }
+        let name = self.name.unwrap_or_else(|| M::NAME.to_owned());
         let store = Arc::new(self.store);
+        let names = StatusNames::<M>::new();
+        check_header::<M, C>(&*store, &self.prefix, &name, &self.codec, self.upgrade, &names)
+            .await?;
         let counters = Arc::new(AtomicCounters::default());
-        let committer = if store.prefers_group_commit() {
-            Some(Committer::start(
+        let committer = store.prefers_group_commit().then(|| {
+            Committer::start(
                 Arc::clone(&store),
                 Arc::clone(&counters),
                 self.max_commit_batch,
-            )?)
-        } else {
-            None
-        };
+            )
+        });
         let (notifications, _) = broadcast::channel(self.notification_capacity);
         let shared = Arc::new(Shared {
             shards: (0..self.shards).map(|_| Mutex::default()).collect(),
             hasher: Default::default(),
             store,
             codec: self.codec,
+            names,
             handler: self.handler,
             policy: self.policy,
             prefix: self.prefix,
@@ -164,22 +251,158 @@ where
             stopped: AtomicBool::new(false),
             active: AtomicUsize::new(0),
             idle: Notify::new(),
-            opened_at: Instant::now(),
             record_len_hint: AtomicUsize::new(0),
         });
         if self.resume {
-            resume(&shared)?;
+            let report = resume(&shared).await.map_err(|error| match error {
+                ReadError::Store(error) => OpenError::Store(error),
+                other => OpenError::Store(StoreError::damaged(other.to_string())),
+            })?;
+            for error in &report.errors {
+                tracing::warn!(machine = M::NAME, %error, "resume on open: skipping a record");
+            }
         }
         Ok(Group { shared })
     }
 }
 
-/// Runs the entry func of every non-final machine the store hands out for resuming
-/// ([`Store::scan_resumable`]) that is not busy in this group, and returns how many. The record
-/// read replaces an idle machine's cached one.
-pub(super) fn resume<M, H, I, S, C>(
+/// Checks (or writes, or builds by upgrading) the header of the group under `prefix`.
+async fn check_header<M, C>(
+    store: &impl Store,
+    prefix: &[u8],
+    name: &str,
+    codec: &C,
+    upgrade: bool,
+    names: &StatusNames<M>,
+) -> Result<(), OpenError>
+where
+    M: Machine,
+    C: Codec<M::State>,
+{
+    let wanted = Header {
+        format: STORE_FORMAT,
+        group: name.to_owned(),
+        codec: codec.name().to_owned(),
+    };
+    if let Some(found) = store.header(prefix).await? {
+        if found.format > STORE_FORMAT {
+            return Err(OpenError::FormatTooNew {
+                group: name.to_owned(),
+                found: found.format,
+                supported: STORE_FORMAT,
+            });
+        }
+        if found.group != wanted.group {
+            return Err(OpenError::WrongGroup {
+                prefix: prefix.to_vec(),
+                expected: wanted.group,
+                found: found.group,
+            });
+        }
+        if found.codec != wanted.codec {
+            return Err(OpenError::WrongCodec {
+                group: wanted.group,
+                expected: wanted.codec,
+                found: found.codec,
+            });
+        }
+        return Ok(());
+    }
+    let first = ScanRequest {
+        prefix,
+        filter: Filter::All,
+        after: None,
+        limit: 1,
+        with_records: true,
+    };
+    let has_records = !store.scan(first).await?.entries.is_empty();
+    if has_records {
+        if !upgrade {
+            return Err(OpenError::Unversioned {
+                group: wanted.group,
+                prefix: prefix.to_vec(),
+            });
+        }
+        upgrade_records(store, prefix, codec, names).await?;
+    }
+    let op = WriteOp::PutHeader {
+        prefix,
+        header: &wanted,
+    };
+    store.commit(std::slice::from_ref(&op)).await?.result(0)?;
+    Ok(())
+}
+
+/// Builds the metadata of every record under `prefix` that has none, page by page.
+async fn upgrade_records<M, C>(
+    store: &impl Store,
+    prefix: &[u8],
+    codec: &C,
+    names: &StatusNames<M>,
+) -> Result<(), StoreError>
+where
+    M: Machine,
+    C: Codec<M::State>,
+{
+    let mut after: Option<Vec<u8>> = None;
+    let (mut upgraded, mut damaged) = (0_usize, 0_usize);
+    loop {
+        let request = ScanRequest {
+            prefix,
+            filter: Filter::All,
+            after: after.as_deref(),
+            limit: PAGE,
+            with_records: true,
+        };
+        let page = store.scan(request).await?;
+        let mut metas = Vec::new();
+        for entry in &page.entries {
+            if !matches!(entry.meta, Err(MetaError::Missing)) {
+                continue;
+            }
+            let Some(record) = &entry.record else {
+                continue;
+            };
+            match codec.decode(record) {
+                Ok(state) => {
+                    let status = M::status(&state);
+                    let mut meta = crate::store::Meta::new(names.name(status), M::is_final(status));
+                    meta.last_active_ms = now_ms();
+                    metas.push((entry.key.as_slice(), meta));
+                }
+                Err(error) => {
+                    damaged += 1;
+                    tracing::warn!(machine = M::NAME, key = ?entry.key, %error, "upgrade: record cannot be decoded; left without metadata");
+                }
+            }
+        }
+        let ops: Vec<WriteOp<'_>> = metas
+            .iter()
+            .map(|(key, meta)| WriteOp::PutMeta { key, meta })
+            .collect();
+        if !ops.is_empty() {
+            let committed = store.commit(&ops).await?;
+            for index in 0..ops.len() {
+                committed.result(index)?;
+            }
+            upgraded += ops.len();
+        }
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    tracing::info!(machine = M::NAME, upgraded, damaged, "upgraded a store written by an older version");
+    Ok(())
+}
+
+/// Runs the entry func of every non-final, non-halted machine the store hands out for resuming
+/// ([`Store::scan_resumable`]) that is not busy in this group, page by page, and reports how
+/// many and which records could not be read. The record read replaces an idle machine's
+/// cached one.
+pub(super) async fn resume<M, H, I, S, C>(
     shared: &Arc<Shared<M, H, I, S, C>>,
-) -> Result<usize, StoreError>
+) -> Result<ResumeReport<I>, ReadError<I>>
 where
     M: RunEntry<H>,
     H: Send + Sync + 'static,
@@ -187,50 +410,75 @@ where
     S: Store,
     C: Codec<M::State>,
 {
-    let mut machines = Vec::new();
-    shared.store.scan_resumable(&shared.prefix, &mut |key, value| {
-        let id = match I::from_key(&key[shared.prefix.len()..]) {
-            Ok(id) => id,
-            Err(error) => {
-                tracing::warn!(machine = M::NAME, %error, "resume: skipping key");
-                return;
-            }
+    let mut report = ResumeReport::default();
+    let mut after: Option<Vec<u8>> = None;
+    loop {
+        let request = ScanRequest {
+            prefix: &shared.prefix,
+            filter: Filter::Active,
+            after: after.as_deref(),
+            limit: PAGE,
+            with_records: true,
         };
-        match shared.codec.decode(value) {
-            Ok(state) => {
-                let status = M::status(&state);
-                if !M::is_final(status) && M::entry_func(status).is_some() {
-                    machines.push((id, state));
+        let page = shared.store.scan_resumable(request).await?;
+        for entry in page.entries {
+            let id = match I::from_key(&entry.key[shared.prefix.len().min(entry.key.len())..]) {
+                Ok(id) => id,
+                Err(error) => {
+                    report.errors.push(ReadError::BadKey(error));
+                    continue;
                 }
+            };
+            let meta = match entry.meta {
+                Ok(meta) => Some(meta),
+                // Without metadata the record itself still says whether to resume.
+                Err(source) => {
+                    report.errors.push(ReadError::Meta {
+                        id: id.clone(),
+                        source,
+                    });
+                    None
+                }
+            };
+            if meta.as_ref().is_some_and(crate::store::Meta::is_halted) {
+                continue;
             }
-            Err(error) => {
-                tracing::warn!(machine = M::NAME, id = %id.display(), %error, "resume: skipping corrupt record");
+            let Some(record) = entry.record else {
+                continue;
+            };
+            let state = match shared.codec.decode(&record) {
+                Ok(state) => state,
+                Err(source) => {
+                    report.errors.push(ReadError::Corrupt { id, source });
+                    continue;
+                }
+            };
+            let status = M::status(&state);
+            if M::is_final(status) || M::entry_func(status).is_none() {
+                continue;
             }
+            let mut shard = shared.lock(shared.shard_of(&id));
+            // Checked under the shard lock, like a send: `stop` either sees this task or we see it.
+            if shared.is_stopping() {
+                return Ok(report);
+            }
+            if shard.get(&id).is_some_and(|slot| slot.busy) {
+                // Running here already: its own task keeps it going.
+                continue;
+            }
+            let mut slot = Slot::loaded(state, meta.as_ref(), &shared.names);
+            slot.busy = true;
+            shard.insert(id.clone(), slot);
+            shared.enter();
+            drop(shard);
+            worker::spawn(Arc::clone(shared), id, true);
+            report.resumed += 1;
         }
-    })?;
-    tracing::debug!(
-        machine = M::NAME,
-        count = machines.len(),
-        "resuming machines"
-    );
-    let mut resumed = 0;
-    for (id, state) in machines {
-        let mut shard = shared.lock(shared.shard_of(&id));
-        // Checked under the shard lock, like a send: `stop` either sees this task or we see it.
-        if shared.is_stopping() {
-            break;
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
         }
-        if shard.get(&id).is_some_and(|slot| slot.busy) {
-            // Running here already: its own task keeps it going.
-            continue;
-        }
-        let mut slot = Slot::new(Some(state));
-        slot.busy = true;
-        shard.insert(id.clone(), slot);
-        shared.enter();
-        drop(shard);
-        worker::spawn(Arc::clone(shared), id, true);
-        resumed += 1;
     }
-    Ok(resumed)
+    tracing::debug!(machine = M::NAME, resumed = report.resumed, "resumed machines");
+    Ok(report)
 }

@@ -5,7 +5,6 @@ use std::collections::{HashMap, VecDeque};
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Instant;
 
 use tokio::sync::{Notify, broadcast, oneshot};
 
@@ -14,10 +13,11 @@ use super::commit::Committer;
 use super::error::SendError;
 use super::notify::{AppliedOf, Notification};
 use super::stats::AtomicCounters;
+use super::status_names::StatusNames;
 use crate::codec::{Codec, CodecError};
 use crate::id::MachineId;
 use crate::machine::Machine;
-use crate::store::{Store, StoreError};
+use crate::store::{Failure, Meta, Store, StoreError, WriteOp, now_ms};
 
 /// The reply channel of a `send_sync`.
 pub(super) type Reply<M, I> = oneshot::Sender<Result<AppliedOf<M>, SendError<M, I>>>;
@@ -48,10 +48,9 @@ pub(super) struct Slot<M: Machine, I: MachineId> {
     pub(super) busy: bool,
     /// Set once the machine accepts no more events.
     pub(super) ended: Option<Ended<M::Status>>,
-    /// The status and error of the last entry func, if it failed.
-    pub(super) entry_error: Option<(M::Status, Arc<str>)>,
-    /// When the machine last finished work.
-    pub(super) last_active: Instant,
+    /// When the machine was created or last applied an event (milliseconds since the Unix
+    /// epoch), as its stored metadata says.
+    pub(super) last_active_ms: u64,
 }
 
 impl<M: Machine, I: MachineId> Slot<M, I> {
@@ -66,10 +65,29 @@ impl<M: Machine, I: MachineId> Slot<M, I> {
             queue: VecDeque::new(),
             busy: false,
             ended,
-            entry_error: None,
-            last_active: Instant::now(),
+            last_active_ms: now_ms(),
         }
     }
+
+    /// A slot for a record loaded from the store with its metadata: a halt recorded there
+    /// still holds.
+    pub(super) fn loaded(state: M::State, meta: Option<&Meta>, names: &StatusNames<M>) -> Self {
+        let mut slot = Self::new(Some(state));
+        if let Some(meta) = meta {
+            slot.last_active_ms = meta.last_active_ms;
+            if slot.ended.is_none() {
+                slot.ended = halted(meta, names);
+            }
+        }
+        slot
+    }
+}
+
+/// The halt a machine's metadata records, if any.
+pub(super) fn halted<M: Machine>(meta: &Meta, names: &StatusNames<M>) -> Option<Ended<M::Status>> {
+    let failure = meta.failure.as_ref().filter(|failure| failure.halted)?;
+    let status = names.status(&failure.status)?;
+    Some(Ended::Halted(status, Arc::clone(&failure.error)))
 }
 
 /// The hasher of the shard index and the shard maps: foldhash, seeded per instance. An id is
@@ -86,6 +104,8 @@ pub(super) struct Shared<M: Machine, H, I: MachineId, S, C> {
     pub(super) hasher: IdHasher,
     pub(super) store: Arc<S>,
     pub(super) codec: C,
+    /// How statuses are named in the store's metadata.
+    pub(super) names: StatusNames<M>,
     pub(super) handler: H,
     pub(super) policy: EntryErrorPolicy,
     pub(super) prefix: Vec<u8>,
@@ -99,7 +119,6 @@ pub(super) struct Shared<M: Machine, H, I: MachineId, S, C> {
     /// Machine tasks (and `begin`s) in flight.
     pub(super) active: AtomicUsize,
     pub(super) idle: Notify,
-    pub(super) opened_at: Instant,
     /// The largest encoded record so far: [`Shared::record_len_hint`].
     pub(super) record_len_hint: AtomicUsize,
 }
@@ -135,27 +154,65 @@ where
         key
     }
 
-    /// Reads and decodes the stored record of `id`.
-    pub(super) fn load(&self, id: &I) -> Result<Option<M::State>, LoadError> {
-        match self.store.get(&self.key(id)).map_err(LoadError::Store)? {
-            None => Ok(None),
-            Some(bytes) => self
-                .codec
-                .decode(&bytes)
-                .map(Some)
-                .map_err(LoadError::Corrupt),
+    /// Reads and decodes the stored record of `id`, with its metadata when that is usable
+    /// (a record whose metadata is missing or damaged still loads; listings report the damage).
+    pub(super) async fn load(&self, id: &I) -> Result<Option<(M::State, Option<Meta>)>, LoadError> {
+        let key = self.key(id);
+        let Some(entry) = self.store.get(&key).await.map_err(LoadError::Store)? else {
+            return Ok(None);
+        };
+        let Some(record) = entry.record else {
+            // Metadata without a record: there is no machine to load.
+            return Ok(None);
+        };
+        let state = self.codec.decode(&record).map_err(LoadError::Corrupt)?;
+        Ok(Some((state, entry.meta.ok())))
+    }
+
+    /// The metadata of a machine whose record is `state`.
+    pub(super) fn meta_for(&self, state: &M::State, last_active_ms: u64, failure: Option<Failure>) -> Meta {
+        let status = M::status(state);
+        Meta {
+            status: self.names.name(status),
+            is_final: M::is_final(status),
+            last_active_ms,
+            failure,
+            record_version: 0,
         }
     }
 
-    /// Writes a record: through the committer when the store prefers group commit (which takes
-    /// `value`, leaving it empty), inline otherwise (leaving `value` to be reused).
-    pub(super) async fn save(&self, key: &[u8], value: &mut Vec<u8>) -> Result<(), StoreError> {
+    /// Writes a record and its metadata: through the committer when the store prefers group
+    /// commit (which takes `value`, leaving it empty), inline otherwise (leaving `value` to be
+    /// reused).
+    pub(super) async fn save(&self, key: &[u8], value: &mut Vec<u8>, meta: Meta) -> Result<(), StoreError> {
         match &self.committer {
-            Some(committer) => committer.write(key.to_vec(), std::mem::take(value)).await,
+            Some(committer) => {
+                committer
+                    .write(key.to_vec(), Some(std::mem::take(value)), meta)
+                    .await
+            }
             None => {
-                let result = self.store.put(key, value);
+                let op = WriteOp::Put {
+                    key,
+                    record: value,
+                    meta: &meta,
+                };
+                let result = self.store.commit(std::slice::from_ref(&op)).await;
                 AtomicCounters::bump(&self.counters.commits);
-                result
+                result.and_then(|committed| committed.result(0))
+            }
+        }
+    }
+
+    /// Writes only the metadata of an existing machine (a failure record).
+    pub(super) async fn save_meta(&self, key: &[u8], meta: Meta) -> Result<(), StoreError> {
+        match &self.committer {
+            Some(committer) => committer.write(key.to_vec(), None, meta).await,
+            None => {
+                let op = WriteOp::PutMeta { key, meta: &meta };
+                let result = self.store.commit(std::slice::from_ref(&op)).await;
+                AtomicCounters::bump(&self.counters.commits);
+                result.and_then(|committed| committed.result(0))
             }
         }
     }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crate::codec::CodecError;
 use crate::id::{IdError, MachineId};
 use crate::machine::{ActionError, Machine};
-use crate::store::StoreError;
+use crate::store::{MetaError, StoreError};
 
 /// Why [`Group::send`](super::Group::send) or [`Group::send_sync`](super::Group::send_sync)
 /// did not apply an input.
@@ -216,6 +216,7 @@ impl<M: Machine, I: MachineId> fmt::Debug for BeginError<M, I> {
 /// Why reading records ([`Group::get`](super::Group::get), [`Group::list`](super::Group::list),
 /// introspection) failed.
 #[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
 pub enum ReadError<I: MachineId> {
     /// The stored record of this machine cannot be decoded.
     #[error("machine {}: stored record is corrupt: {source}", .id.display())]
@@ -224,6 +225,15 @@ pub enum ReadError<I: MachineId> {
         id: I,
         /// The decoding error.
         source: CodecError,
+    },
+    /// The engine metadata of this machine is missing or damaged (its record may still be
+    /// readable).
+    #[error("machine {}: {source}", .id.display())]
+    Meta {
+        /// The machine.
+        id: I,
+        /// What is wrong with the metadata.
+        source: MetaError,
     },
     /// A key under the group's prefix is not a valid id.
     #[error(transparent)]

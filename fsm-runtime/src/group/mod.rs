@@ -54,7 +54,7 @@
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::oneshot;
 
@@ -64,6 +64,7 @@ mod core;
 mod error;
 mod notify;
 mod stats;
+mod status_names;
 mod worker;
 
 pub use builder::{GroupBuilder, OpenError};
@@ -75,46 +76,109 @@ use self::core::{LoadError, Queued, Reply, Shared, Slot};
 use crate::codec::{Codec, DagCbor};
 use crate::id::MachineId;
 use crate::machine::{Machine, RunEntry};
-use crate::store::{MemoryStore, Store};
+use crate::store::{
+    Entry, FailureKind, Filter, MemoryStore, MetaError, ScanRequest, Store, StoreError, now_ms,
+};
 
-/// What happens to a machine whose entry func returns an error or panics. Either way the error
-/// is recorded on the machine, counted and sent to subscribers.
+/// What happens to a machine whose entry func returns an error or panics. Either way the
+/// failure is recorded on the machine (in the store, so it survives a restart), counted and
+/// sent to subscribers.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub enum EntryErrorPolicy {
     /// The machine keeps accepting events (the default).
     #[default]
     KeepGoing,
-    /// The machine is halted: later inputs get [`SendError::Halted`]. The halt is kept in
-    /// memory only; the record is unchanged.
+    /// The machine is halted: later inputs get [`SendError::Halted`]. The halt is part of the
+    /// failure record in the store, so it holds after a restart.
     Terminal,
 }
 
-/// A machine whose last entry func failed: [`Group::entry_failures`].
+/// A machine's failure record: [`Group::failures`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EntryFailure<S, I> {
+pub struct MachineFailure<S, I> {
     /// The machine.
     pub id: I,
-    /// The status whose entry func failed.
+    /// The status it failed in.
     pub status: S,
+    /// What failed.
+    pub kind: FailureKind,
     /// The error text (or panic message).
     pub error: Arc<str>,
+    /// When it failed.
+    pub at: SystemTime,
+    /// Whether the failure halted the machine.
+    pub halted: bool,
 }
 
-/// Every stored record of a group: [`Group::list`].
-pub struct Listing<M: Machine, I: MachineId> {
-    /// The records that decoded, in the store's order.
-    pub records: Vec<(I, M::State)>,
-    /// The records that did not (each error names its id), so one bad record does not hide the
-    /// others.
+/// Which page of a listing or query to read: at most `limit` items, after a cursor.
+///
+/// Start with [`Page::first`] and continue with [`Listing::next`] until it is `None`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page {
+    after: Option<Vec<u8>>,
+    limit: usize,
+}
+
+impl Page {
+    /// The first page, of at most `limit` items (at least one).
+    pub fn first(limit: usize) -> Self {
+        Self {
+            after: None,
+            limit: limit.max(1),
+        }
+    }
+
+    /// Everything in one page. Holds every item in memory at once: for tests and small
+    /// groups; page through large ones with [`Page::first`].
+    pub fn all() -> Self {
+        Self::first(usize::MAX)
+    }
+
+    /// The most items this page holds.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+}
+
+/// One page of a listing or query: the items that could be read, the errors of those that
+/// could not (each names its machine, or its key when the key is not an id), and the next
+/// page.
+pub struct Listing<T, I: MachineId> {
+    /// The items, in key order.
+    pub items: Vec<T>,
+    /// One entry per damaged key, record or metadata in this page, so that one bad entry
+    /// never hides the others.
+    pub errors: Vec<ReadError<I>>,
+    /// The next page, or `None` when this was the last.
+    pub next: Option<Page>,
+}
+
+impl<T: fmt::Debug, I: MachineId> fmt::Debug for Listing<T, I> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Listing")
+            .field("items", &self.items)
+            .field("errors", &self.errors)
+            .field("next", &self.next)
+            .finish()
+    }
+}
+
+/// What [`Group::resume`] did.
+#[derive(Debug)]
+pub struct ResumeReport<I: MachineId> {
+    /// How many machines' entry funcs were started.
+    pub resumed: usize,
+    /// The records that could not be resumed because they cannot be read (each names its
+    /// machine or key). The others were resumed.
     pub errors: Vec<ReadError<I>>,
 }
 
-impl<M: Machine, I: MachineId> fmt::Debug for Listing<M, I> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Listing")
-            .field("records", &self.records)
-            .field("errors", &self.errors)
-            .finish()
+impl<I: MachineId> Default for ResumeReport<I> {
+    fn default() -> Self {
+        Self {
+            resumed: 0,
+            errors: Vec::new(),
+        }
     }
 }
 
@@ -216,7 +280,7 @@ where
     async fn create(&self, id: &I, initial: M::State) -> Result<M::State, BeginError<M, I>> {
         let shared = &*self.shared;
         let key = shared.key(id);
-        match shared.store.get(&key) {
+        match shared.store.get(&key).await {
             Ok(None) => {}
             Ok(Some(_)) => {
                 let id = id.clone();
@@ -240,7 +304,8 @@ where
                 state: initial,
             });
         }
-        match shared.save(&key, &mut bytes).await {
+        let meta = shared.meta_for(&initial, now_ms(), None);
+        match shared.save(&key, &mut bytes, meta).await {
             Ok(()) => Ok(initial),
             Err(source) => Err(BeginError::Store {
                 id: id.clone(),
@@ -255,7 +320,7 @@ where
     /// input; errors of the transition are counted and logged, not returned (use
     /// [`Group::send_sync`] for them).
     pub async fn send(&self, id: I, input: M::Input) -> Result<(), SendError<M, I>> {
-        self.enqueue(id, input, None)
+        self.enqueue(id, input, None).await
     }
 
     /// Queues `input` on machine `id` and waits until it is applied and durably saved (or
@@ -264,20 +329,20 @@ where
         let (reply, answer) = oneshot::channel();
         let event = M::event(&input);
         let key = id.clone();
-        self.enqueue(id, input, Some(reply))?;
+        self.enqueue(id, input, Some(reply)).await?;
         answer.await.unwrap_or_else(|_| {
             // The task never drops a reply unanswered; this only happens when the runtime
             // shuts down under it.
             Err(SendError::Store {
                 id: key,
                 event: Some(event),
-                source: crate::store::StoreError::Closed,
+                source: StoreError::Closed,
                 input: None,
             })
         })
     }
 
-    fn enqueue(
+    async fn enqueue(
         &self,
         id: I,
         input: M::Input,
@@ -285,7 +350,7 @@ where
     ) -> Result<(), SendError<M, I>> {
         let shared = &*self.shared;
         let shard = shared.shard_of(&id);
-        let mut loaded = None;
+        let mut loaded: Option<(M::State, Option<crate::store::Meta>)> = None;
         loop {
             let mut guard = shared.lock(shard);
             // Checked under the shard lock: `stop` passes every shard lock after setting the
@@ -308,13 +373,14 @@ where
             }
             // Not in memory: load it without the lock, then insert it and queue on the next
             // pass (unless a racing send or begin put a slot there meanwhile).
-            if let Some(state) = loaded.take() {
-                guard.insert(id.clone(), Slot::new(Some(state)));
+            if let Some((state, meta)) = loaded.take() {
+                let slot = Slot::loaded(state, meta.as_ref(), &shared.names);
+                guard.insert(id.clone(), slot);
                 continue;
             }
             drop(guard);
-            loaded = Some(match shared.load(&id) {
-                Ok(Some(state)) => state,
+            loaded = Some(match shared.load(&id).await {
+                Ok(Some(loaded)) => loaded,
                 Ok(None) => return Err(SendError::UnknownId { id, input }),
                 Err(LoadError::Corrupt(source)) => {
                     return Err(SendError::Corrupt {
@@ -335,19 +401,20 @@ where
         }
     }
 
-    /// The saved record of machine `id`, if it exists.
-    pub fn get(&self, id: &I) -> Result<Option<M::State>, ReadError<I>> {
-        self.shared.load(id).map_err(|error| match error {
-            LoadError::Store(source) => ReadError::Store(source),
-            LoadError::Corrupt(source) => ReadError::Corrupt {
+    /// The saved record of machine `id`, if it exists. One store read.
+    pub async fn get(&self, id: &I) -> Result<Option<M::State>, ReadError<I>> {
+        match self.shared.load(id).await {
+            Ok(loaded) => Ok(loaded.map(|(state, _)| state)),
+            Err(LoadError::Store(source)) => Err(ReadError::Store(source)),
+            Err(LoadError::Corrupt(source)) => Err(ReadError::Corrupt {
                 id: id.clone(),
                 source,
-            },
-        })
+            }),
+        }
     }
 
     /// Whether machine `id` exists (in memory or in the store).
-    pub fn has(&self, id: &I) -> Result<bool, ReadError<I>> {
+    pub async fn has(&self, id: &I) -> Result<bool, ReadError<I>> {
         let shared = &*self.shared;
         let in_memory = shared
             .lock(shared.shard_of(id))
@@ -356,117 +423,163 @@ where
         if in_memory {
             return Ok(true);
         }
-        Ok(shared.store.get(&shared.key(id))?.is_some())
+        let entry = shared.store.get(&shared.key(id)).await?;
+        Ok(entry.is_some_and(|entry| entry.record.is_some()))
     }
 
-    /// Every saved record under the group's key prefix, with the ones that failed to decode
-    /// reported separately.
-    pub fn list(&self) -> Result<Listing<M, I>, ReadError<I>> {
-        let mut listing = Listing {
-            records: Vec::new(),
-            errors: Vec::new(),
+    /// One page of the saved records under the group's key prefix, in key order. Records that
+    /// fail to decode, keys that are not ids and damaged metadata are reported one by one in
+    /// [`Listing::errors`]; they never hide the others. Continue with [`Listing::next`].
+    pub async fn list(&self, page: Page) -> Result<Listing<(I, M::State), I>, ReadError<I>> {
+        let shared = &*self.shared;
+        self.query(page, Filter::All, true, |id, entry, errors| {
+            let record = entry.record.as_deref()?;
+            match shared.codec.decode(record) {
+                Ok(state) => Some((id, state)),
+                Err(source) => {
+                    errors.push(ReadError::Corrupt { id, source });
+                    None
+                }
+            }
+        })
+        .await
+    }
+
+    /// One page of the ids of the machines whose saved status is `status`, from the store's
+    /// status index: a page costs the machines it returns, not every machine.
+    pub async fn by_status(
+        &self,
+        status: M::Status,
+        page: Page,
+    ) -> Result<Listing<I, I>, ReadError<I>> {
+        let name = self.shared.names.name(status);
+        self.query(page, Filter::Status(&name), false, |id, _, _| Some(id))
+            .await
+    }
+
+    /// One page of the machines with a failure record (an entry func that failed, and whether
+    /// that halted the machine). Failure records are kept in the store: they survive a
+    /// restart, and a machine's record is cleared when it applies a later event.
+    pub async fn failures(
+        &self,
+        page: Page,
+    ) -> Result<Listing<MachineFailure<M::Status, I>, I>, ReadError<I>> {
+        let names = &self.shared.names;
+        self.query(page, Filter::Failed, false, |id, entry, errors| {
+            let failure = entry.meta.as_ref().ok()?.failure.as_ref()?;
+            let Some(status) = names.status(&failure.status) else {
+                errors.push(ReadError::Meta {
+                    id,
+                    source: MetaError::Damaged(format!(
+                        "failure recorded in unknown status {:?}",
+                        failure.status
+                    )),
+                });
+                return None;
+            };
+            Some(MachineFailure {
+                id,
+                status,
+                kind: failure.kind,
+                error: Arc::clone(&failure.error),
+                at: UNIX_EPOCH + Duration::from_millis(failure.at_ms),
+                halted: failure.halted,
+            })
+        })
+        .await
+    }
+
+    /// One page of the machines in a non-final status that have not applied an event for
+    /// longer than `idle` (by their stored last-activity time, so the answer survives a
+    /// restart) and are not busy in this group. The filter on time runs after the store's page
+    /// is read, so a page may hold fewer ids than its limit; continue while
+    /// [`Listing::next`] is `Some`.
+    pub async fn idle_longer_than(
+        &self,
+        idle: Duration,
+        page: Page,
+    ) -> Result<Listing<I, I>, ReadError<I>> {
+        let shared = &*self.shared;
+        let idle_ms = u64::try_from(idle.as_millis()).unwrap_or(u64::MAX);
+        let cutoff = now_ms().saturating_sub(idle_ms);
+        self.query(page, Filter::Active, false, |id, entry, _| {
+            let meta = entry.meta.as_ref().ok()?;
+            if meta.last_active_ms >= cutoff || idle_ms == u64::MAX {
+                return None;
+            }
+            let busy = shared
+                .lock(shared.shard_of(&id))
+                .get(&id)
+                .is_some_and(|slot| slot.busy);
+            (!busy).then_some(id)
+        })
+        .await
+    }
+
+    /// Reads one page of the store and turns each entry into an item with `item` (which may
+    /// report an error of its own), collecting bad keys and damaged metadata as errors.
+    async fn query<T>(
+        &self,
+        page: Page,
+        filter: Filter<'_>,
+        with_records: bool,
+        mut item: impl FnMut(I, &Entry, &mut Vec<ReadError<I>>) -> Option<T>,
+    ) -> Result<Listing<T, I>, ReadError<I>> {
+        let shared = &*self.shared;
+        let request = ScanRequest {
+            prefix: &shared.prefix,
+            filter,
+            after: page.after.as_deref(),
+            limit: page.limit,
+            with_records,
         };
-        self.scan(|id, decoded| match decoded {
-            Ok(state) => listing.records.push((id, state)),
-            Err(error) => listing.errors.push(error),
-        })?;
+        let scanned = shared.store.scan(request).await?;
+        let mut listing = Listing {
+            items: Vec::with_capacity(scanned.entries.len()),
+            errors: Vec::new(),
+            next: scanned.next.map(|after| Page {
+                after: Some(after),
+                limit: page.limit,
+            }),
+        };
+        for entry in &scanned.entries {
+            let Some(suffix) = entry.key.strip_prefix(shared.prefix.as_slice()) else {
+                continue;
+            };
+            let id = match I::from_key(suffix) {
+                Ok(id) => id,
+                Err(error) => {
+                    listing.errors.push(ReadError::BadKey(error));
+                    continue;
+                }
+            };
+            if let Err(source) = &entry.meta {
+                listing.errors.push(ReadError::Meta {
+                    id: id.clone(),
+                    source: source.clone(),
+                });
+                if filter != Filter::All {
+                    continue;
+                }
+            }
+            if let Some(value) = item(id, entry, &mut listing.errors) {
+                listing.items.push(value);
+            }
+        }
         Ok(listing)
     }
 
-    /// The ids of the machines whose saved status is `status` (records that fail to decode are
-    /// skipped; [`Group::list`] reports them).
-    pub fn by_status(&self, status: M::Status) -> Result<Vec<I>, ReadError<I>> {
-        let mut ids = Vec::new();
-        self.scan(|id, decoded| {
-            if decoded.is_ok_and(|state| M::status(&state) == status) {
-                ids.push(id);
-            }
-        })?;
-        Ok(ids)
-    }
-
-    /// The machines whose last entry func failed, with the error, in no particular order.
-    /// (Kept in memory: a restart forgets them.)
-    pub fn entry_failures(&self) -> Vec<EntryFailure<M::Status, I>> {
-        let shared = &*self.shared;
-        let mut failures = Vec::new();
-        for shard in shared.shards.iter() {
-            let shard = shared.lock(shard);
-            failures.extend(shard.iter().filter_map(|(id, slot)| {
-                slot.entry_error
-                    .as_ref()
-                    .map(|(status, error)| EntryFailure {
-                        id: id.clone(),
-                        status: *status,
-                        error: Arc::clone(error),
-                    })
-            }));
-        }
-        failures
-    }
-
-    /// The machines in a non-final status that have had no work for longer than `idle` (a
-    /// machine not touched since the group opened counts as idle since the open).
-    pub fn idle_longer_than(&self, idle: Duration) -> Result<Vec<I>, ReadError<I>> {
-        let mut candidates = Vec::new();
-        self.scan(|id, decoded| {
-            if decoded.is_ok_and(|state| !M::is_final(M::status(&state))) {
-                candidates.push(id);
-            }
-        })?;
-        let shared = &*self.shared;
-        candidates.retain(|id| {
-            let since = match shared.lock(shared.shard_of(id)).get(id) {
-                Some(slot) if slot.busy => return false,
-                Some(slot) => slot.last_active,
-                None => shared.opened_at,
-            };
-            since.elapsed() > idle
-        });
-        Ok(candidates)
-    }
-
-    fn scan(
-        &self,
-        mut visit: impl FnMut(I, Result<M::State, ReadError<I>>),
-    ) -> Result<(), ReadError<I>> {
-        let shared = &*self.shared;
-        let mut bad_key = None;
-        shared
-            .store
-            .scan(
-                &shared.prefix,
-                &mut |key, value| match I::from_key(&key[shared.prefix.len()..]) {
-                    Ok(id) => {
-                        let decoded =
-                            shared
-                                .codec
-                                .decode(value)
-                                .map_err(|source| ReadError::Corrupt {
-                                    id: id.clone(),
-                                    source,
-                                });
-                        visit(id, decoded);
-                    }
-                    Err(error) => bad_key = Some(error),
-                },
-            )?;
-        match bad_key {
-            Some(error) => Err(ReadError::BadKey(error)),
-            None => Ok(()),
-        }
-    }
-
-    /// Re-runs the entry func of every non-final machine that is not busy in this group, as
-    /// resume on open does, and returns how many were started. With a store shared by several
-    /// processes only the machines this process owns or can take over (their owner's lease
-    /// expired) are resumed: call it periodically to take over the machines of a dead process.
-    /// A stopping group resumes nothing.
-    pub fn resume(&self) -> Result<usize, crate::store::StoreError> {
+    /// Re-runs the entry func of every non-final, non-halted machine that is not busy in this
+    /// group, as resume on open does, and reports how many were started and which records
+    /// could not be read. With a store shared by several processes only the machines this
+    /// process owns or can take over (their owner's lease expired) are resumed: call it
+    /// periodically to take over the machines of a dead process. A stopping group resumes
+    /// nothing.
+    pub async fn resume(&self) -> Result<ResumeReport<I>, ReadError<I>> {
         if self.shared.is_stopping() {
-            return Ok(0);
+            return Ok(ResumeReport::default());
         }
-        builder::resume(&self.shared)
+        builder::resume(&self.shared).await
     }
 
     /// A stream of notifications (applied events with the saved state, entry-func failures).
@@ -491,7 +604,8 @@ where
 
     /// Stops the group: new `begin`/`send` calls get a "stopped" error, every machine finishes
     /// its queued inputs and entry funcs, the last writes are committed, and the committer
-    /// exits. Reads keep working. Idempotent.
+    /// exits (this waits for it). Reads keep working; the store stays open until
+    /// [`Group::close`]. Idempotent.
     pub async fn stop(&self) {
         let shared = &*self.shared;
         shared.stopping.store(true, Ordering::SeqCst);
@@ -513,5 +627,17 @@ where
             committer.shutdown().await;
         }
         shared.stopped.store(true, Ordering::SeqCst);
+    }
+
+    /// Stops the group (as [`Group::stop`], if it is not stopped yet), waits for the committer
+    /// to exit, then closes the store ([`Store::close`]) and returns once the store is released:
+    /// a redb file can be opened again at once. Reads through any remaining handle of this
+    /// group then fail with [`StoreError::Closed`]. Idempotent.
+    ///
+    /// Closing releases the store itself, so other groups sharing the same store see it closed
+    /// too; to end one group of several, [`Group::stop`] it instead.
+    pub async fn close(&self) -> Result<(), StoreError> {
+        self.stop().await;
+        self.shared.store.close().await
     }
 }

@@ -7,12 +7,11 @@ use std::any::Any;
 use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
 
 use futures::FutureExt;
 
 use super::EntryErrorPolicy;
-use super::core::{Ended, LoadError, Queued, Reply, Shard, Shared};
+use super::core::{Ended, LoadError, Queued, Reply, Shard, Shared, halted};
 use super::error::SendError;
 use super::notify::{Applied, AppliedKind, AppliedOf, Change, Notification};
 use super::stats::AtomicCounters;
@@ -20,7 +19,7 @@ use crate::codec::{Codec, CodecError};
 use crate::context::Context;
 use crate::id::MachineId;
 use crate::machine::{Machine, Outcome, RunEntry};
-use crate::store::{Store, StoreError};
+use crate::store::{Failure, FailureKind, Store, StoreError, now_ms};
 
 /// How many times a task whose queue ran dry yields to the scheduler before it parks the
 /// machine. A sender that answers each reply with its next event (a `send_sync` loop) then finds
@@ -105,7 +104,7 @@ where
 {
     // Hashed once: every lock of this task's slot goes to this shard.
     let shard_lock = shared.shard_of(&id);
-    let Some(mut state) = take_state(&shared, shard_lock, &id) else {
+    let Some((mut state, mut last_active_ms)) = take_state(&shared, shard_lock, &id).await else {
         shared.leave();
         return;
     };
@@ -131,15 +130,32 @@ where
                 .await;
             let failure = match result {
                 Ok(Ok(())) => None,
-                Ok(Err(error)) => Some(error.to_string()),
-                Err(payload) => Some(format!("entry func panicked: {}", panic_message(&*payload))),
+                Ok(Err(error)) => Some((FailureKind::EntryFuncError, error.to_string())),
+                Err(payload) => Some((
+                    FailureKind::EntryFuncPanic,
+                    format!("entry func panicked: {}", panic_message(&*payload)),
+                )),
             };
-            entry_failure = Some(failure.map(|text| {
+            if let Some((kind, text)) = failure {
                 let text: Arc<str> = text.into();
                 AtomicCounters::bump(&shared.counters.entry_errors);
                 tracing::warn!(machine = M::NAME, id = %id.display(), ?status, error = %text, "entry func failed");
-                (status, text)
-            }));
+                // Recorded in the store before anyone hears of it, so that a subscriber that
+                // reacts by querying the failures finds it, and a restart keeps it.
+                let record = Failure {
+                    kind,
+                    status: shared.names.name(status),
+                    error: Arc::clone(&text),
+                    at_ms: now_ms(),
+                    halted: shared.policy == EntryErrorPolicy::Terminal,
+                };
+                let meta = shared.meta_for(&state, last_active_ms, Some(record));
+                let key = key.get_or_insert_with(|| shared.key(&id));
+                if let Err(error) = shared.save_meta(key, meta).await {
+                    tracing::error!(machine = M::NAME, id = %id.display(), %error, "cannot record an entry func failure in the store");
+                }
+                entry_failure = Some((status, text));
+            }
         }
 
         // 2. Under the shard lock: record the entry result, queue triggered inputs, take the
@@ -152,24 +168,20 @@ where
                 shared.leave();
                 return;
             };
-            if let Some(failure) = entry_failure {
-                if let Some((status, text)) = &failure {
-                    if shared.policy == EntryErrorPolicy::Terminal {
-                        slot.ended = Some(Ended::Halted(*status, Arc::clone(text)));
-                    }
-                    // Subscribers hear of the failure only once `entry_failures()` shows it.
-                    if shared.has_subscribers() {
-                        // A subscriber that just went away is fine.
-                        let _ = shared.notifications.send(Notification {
-                            id: id.clone(),
-                            change: Change::EntryFailed {
-                                status: *status,
-                                error: Arc::clone(text),
-                            },
-                        });
-                    }
+            if let Some((status, text)) = entry_failure.take() {
+                if shared.policy == EntryErrorPolicy::Terminal {
+                    slot.ended = Some(Ended::Halted(status, Arc::clone(&text)));
                 }
-                slot.entry_error = failure;
+                if shared.has_subscribers() {
+                    // A subscriber that just went away is fine.
+                    let _ = shared.notifications.send(Notification {
+                        id: id.clone(),
+                        change: Change::EntryFailed {
+                            status,
+                            error: text,
+                        },
+                    });
+                }
             }
             if slot.ended.is_none() {
                 slot.queue.extend(
@@ -189,7 +201,7 @@ where
                 if lingers_left == 0 || slot.ended.is_some() || shared.is_stopping() {
                     slot.state = Some(state);
                     slot.busy = false;
-                    slot.last_active = Instant::now();
+                    slot.last_active_ms = last_active_ms;
                     // An idle machine keeps no queue buffer.
                     slot.queue = VecDeque::new();
                     drop(shard);
@@ -311,16 +323,19 @@ where
         if !done.is_empty() {
             bytes.clear();
             bytes.reserve(shared.record_len_hint());
+            let now = now_ms();
             let saved = match shared.codec.encode(&state, &mut bytes) {
                 Ok(()) => {
                     shared.note_record_len(bytes.len());
                     let key = key.get_or_insert_with(|| shared.key(&id));
-                    shared.save(key, &mut bytes).await.map_err(SaveError::Store)
+                    let meta = shared.meta_for(&state, now, None);
+                    shared.save(key, &mut bytes, meta).await.map_err(SaveError::Store)
                 }
                 Err(error) => Err(SaveError::Encode(error)),
             };
             match saved {
                 Ok(()) => {
+                    last_active_ms = now;
                     for (reply, applied) in done.drain(..) {
                         AtomicCounters::bump(&shared.counters.applied);
                         if let Some(reply) = reply {
@@ -351,7 +366,7 @@ where
                         reject(&shared, reply, error);
                     }
                     // Roll back to the saved record: nothing of this round happened.
-                    match rollback(&shared, shard_lock, &id) {
+                    match rollback(&shared, shard_lock, &id).await {
                         Some(saved_state) => state = saved_state,
                         None => return,
                     }
@@ -373,7 +388,7 @@ where
                 slot.ended = Some(ended);
                 slot.state = Some(state);
                 slot.busy = false;
-                slot.last_active = Instant::now();
+                slot.last_active_ms = last_active_ms;
                 slot.queue = VecDeque::new();
             }
             drop(shard);
@@ -384,14 +399,14 @@ where
     }
 }
 
-/// Takes the machine's state out of its slot, loading it from the store when the slot holds
-/// none. On failure every queued input is rejected, the slot is removed (the next access
-/// retries the load) and `None` is returned.
-fn take_state<M, H, I, S, C>(
+/// Takes the machine's state (and when it was last active) out of its slot, loading it from
+/// the store when the slot holds none. On failure every queued input is rejected, the slot is
+/// removed (the next access retries the load) and `None` is returned.
+async fn take_state<M, H, I, S, C>(
     shared: &Shared<M, H, I, S, C>,
     shard_lock: &Mutex<Shard<M, I>>,
     id: &I,
-) -> Option<M::State>
+) -> Option<(M::State, u64)>
 where
     M: RunEntry<H>,
     H: Send + Sync + 'static,
@@ -403,20 +418,27 @@ where
         let mut shard = shared.lock(shard_lock);
         let slot = shard.get_mut(id)?;
         if let Some(state) = slot.state.take() {
-            return Some(state);
+            return Some((state, slot.last_active_ms));
         }
     }
-    let loaded = shared.load(id);
+    let loaded = shared.load(id).await;
     let mut shard = shared.lock(shard_lock);
     match loaded {
-        Ok(Some(state)) => {
+        Ok(Some((state, meta))) => {
+            let mut last_active_ms = now_ms();
             if let Some(slot) = shard.get_mut(id) {
                 let status = M::status(&state);
                 if M::is_final(status) {
                     slot.ended = Some(Ended::Final(status));
+                } else if let Some(ended) = meta.as_ref().and_then(|meta| halted(meta, &shared.names)) {
+                    slot.ended = Some(ended);
                 }
+                if let Some(meta) = &meta {
+                    last_active_ms = meta.last_active_ms;
+                }
+                slot.last_active_ms = last_active_ms;
             }
-            Some(state)
+            Some((state, last_active_ms))
         }
         failed => {
             let slot = shard.remove(id)?;
@@ -448,7 +470,7 @@ where
 /// Reloads the saved record after a failed save. When even that fails, the machine is
 /// unloaded: queued inputs are rejected, the slot removed, the task accounted as done, and
 /// `None` returned (the next access loads the record again).
-fn rollback<M, H, I, S, C>(
+async fn rollback<M, H, I, S, C>(
     shared: &Shared<M, H, I, S, C>,
     shard_lock: &Mutex<Shard<M, I>>,
     id: &I,
@@ -460,8 +482,8 @@ where
     S: Store,
     C: Codec<M::State>,
 {
-    let error = match shared.load(id) {
-        Ok(Some(state)) => return Some(state),
+    let error = match shared.load(id).await {
+        Ok(Some((state, _))) => return Some(state),
         Ok(None) => StoreError::backend(std::io::Error::other("record vanished from the store")),
         Err(LoadError::Store(error)) => error,
         Err(LoadError::Corrupt(error)) => StoreError::backend(error),

@@ -1,23 +1,102 @@
 //! An in-memory [`Store`], sharded so that concurrent machines do not contend on one lock.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasher, RandomState};
-use std::sync::{Mutex, MutexGuard};
+use std::borrow::Cow;
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::hash::BuildHasher;
+use std::ops::Bound;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
-use super::{Store, StoreError, WriteOp};
+use super::{
+    Committed, Entry, Filter, Header, Meta, ScanPage, ScanRequest, Store, StoreError, StoreFuture,
+    WriteOp,
+};
 
 const SHARDS: usize = 32;
 
-type Shard = HashMap<Box<[u8]>, Vec<u8>>;
+type Key = Arc<[u8]>;
+type Hasher = foldhash::fast::RandomState;
+
+/// One machine: its record and metadata.
+#[derive(Debug)]
+struct Item {
+    record: Vec<u8>,
+    meta: Meta,
+}
+
+/// One lock's worth of machines, with the indexes of the machines it holds.
+#[derive(Debug, Default)]
+struct Shard {
+    items: HashMap<Key, Item, Hasher>,
+    /// The keys of this shard's machines by status.
+    by_status: HashMap<Cow<'static, str>, HashSet<Key, Hasher>, Hasher>,
+    /// The keys of this shard's machines with a failure record.
+    failed: HashSet<Key, Hasher>,
+}
+
+impl Shard {
+    fn unindex(&mut self, key: &Key, meta: &Meta) {
+        if let Some(keys) = self.by_status.get_mut(&meta.status) {
+            keys.remove(key);
+        }
+        if meta.failure.is_some() {
+            self.failed.remove(key);
+        }
+    }
+
+    fn index(&mut self, key: &Key, meta: &Meta) {
+        self.by_status
+            .entry(meta.status.clone())
+            .or_default()
+            .insert(Arc::clone(key));
+        if meta.failure.is_some() {
+            self.failed.insert(Arc::clone(key));
+        }
+    }
+
+    /// Replaces the record (when given) and the metadata of the existing machine at `key`,
+    /// updating the indexes only where they change. Returns `false` when there is no such
+    /// machine.
+    fn update(&mut self, key: &[u8], record: Option<&[u8]>, meta: &Meta) -> bool {
+        let Some(item) = self.items.get_mut(key) else {
+            return false;
+        };
+        if let Some(record) = record {
+            item.record.clear();
+            item.record.extend_from_slice(record);
+        }
+        let reindex = item.meta.status != meta.status
+            || item.meta.failure.is_some() != meta.failure.is_some();
+        let old = std::mem::replace(&mut item.meta, meta.clone());
+        if reindex {
+            // The indexes hold the map's own key; a second lookup finds it.
+            if let Some(key) = self.items.get_key_value(key).map(|(key, _)| Arc::clone(key)) {
+                self.unindex(&key, &old);
+                self.index(&key, meta);
+            }
+        }
+        true
+    }
+}
 
 /// A [`Store`] in memory: for tests and for groups that need no durability.
 ///
-/// Writes reuse the buffer of the previous value for the same key, so a steady stream of
-/// updates to existing machines allocates nothing. Writes go inline (no group commit).
+/// Record updates reuse the buffer of the previous value for the same key, so a steady stream of
+/// updates to existing machines allocates nothing for the record. Writes go inline (no group
+/// commit).
+///
+/// Indexes: a status index and a failure index per shard (updated only when a machine's status
+/// or failure changes), and one ordered set of all keys (updated when a machine is created or
+/// removed), which serves paged listings. A page of a status or failure query sorts the matching
+/// keys, so it costs the number of matches; this store is meant for tests and small groups.
 #[derive(Debug)]
 pub struct MemoryStore {
     shards: Box<[Mutex<Shard>]>,
-    hasher: RandomState,
+    hasher: Hasher,
+    /// Every key, in order.
+    keys: RwLock<BTreeSet<Key>>,
+    headers: Mutex<HashMap<Vec<u8>, Header>>,
+    closed: AtomicBool,
 }
 
 impl MemoryStore {
@@ -25,7 +104,10 @@ impl MemoryStore {
     pub fn new() -> Self {
         Self {
             shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
-            hasher: RandomState::new(),
+            hasher: Hasher::default(),
+            keys: RwLock::default(),
+            headers: Mutex::default(),
+            closed: AtomicBool::new(false),
         }
     }
 
@@ -35,27 +117,185 @@ impl MemoryStore {
     }
 
     fn lock(&self, index: usize) -> MutexGuard<'_, Shard> {
-        // A poisoned shard only means another thread panicked while holding it; every write
-        // below leaves the map consistent, so its data is still valid.
+        // A poisoned lock only means another thread panicked while holding it; every critical
+        // section below leaves the maps consistent, so their data is still valid.
         self.shards[index]
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn apply(map: &mut Shard, op: &WriteOp<'_>) {
-        match *op {
-            WriteOp::Put { key, value } => match map.get_mut(key) {
-                Some(existing) => {
-                    existing.clear();
-                    existing.extend_from_slice(value);
+    fn check_open(&self) -> Result<(), StoreError> {
+        if self.closed.load(Ordering::Acquire) {
+            Err(StoreError::Closed)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn get_now(&self, key: &[u8]) -> Result<Option<Entry>, StoreError> {
+        self.check_open()?;
+        let shard = self.lock(self.shard_index(key));
+        Ok(shard.items.get(key).map(|item| Entry {
+            key: key.to_vec(),
+            record: Some(item.record.clone()),
+            meta: Ok(item.meta.clone()),
+        }))
+    }
+
+    /// The keys of the page `request` asks for, in order.
+    fn page_keys(&self, request: &ScanRequest<'_>) -> (Vec<Key>, bool) {
+        let in_range = |key: &[u8]| {
+            key.starts_with(request.prefix) && request.after.is_none_or(|after| key > after)
+        };
+        let limit = request.limit.max(1);
+        let mut keys: Vec<Key> = match request.filter {
+            Filter::Status(_) | Filter::Failed => {
+                let mut matches = Vec::new();
+                for index in 0..self.shards.len() {
+                    let shard = self.lock(index);
+                    let set = match request.filter {
+                        Filter::Status(status) => shard.by_status.get(status),
+                        _ => Some(&shard.failed),
+                    };
+                    matches.extend(set.into_iter().flatten().filter(|k| in_range(k)).cloned());
                 }
-                None => {
-                    map.insert(key.into(), value.to_vec());
-                }
-            },
-            WriteOp::Delete { key } => {
-                map.remove(key);
+                matches.sort_unstable();
+                matches
             }
+            Filter::All | Filter::Active => {
+                let keys = self
+                    .keys
+                    .read()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                let start = match request.after {
+                    Some(after) if after >= request.prefix => Bound::Excluded(after),
+                    _ => Bound::Included(request.prefix),
+                };
+                let mut page = Vec::new();
+                for key in keys.range::<[u8], _>((start, Bound::Unbounded)) {
+                    if !key.starts_with(request.prefix) {
+                        break;
+                    }
+                    if request.filter == Filter::Active {
+                        let shard = self.lock(self.shard_index(key));
+                        let active = shard
+                            .items
+                            .get(key)
+                            .is_some_and(|item| !item.meta.is_final);
+                        if !active {
+                            continue;
+                        }
+                    }
+                    page.push(Arc::clone(key));
+                    if page.len() > limit {
+                        break;
+                    }
+                }
+                page
+            }
+        };
+        let more = keys.len() > limit;
+        keys.truncate(limit);
+        (keys, more)
+    }
+
+    fn scan_now(&self, request: &ScanRequest<'_>) -> Result<ScanPage, StoreError> {
+        self.check_open()?;
+        let (keys, more) = self.page_keys(request);
+        let mut entries = Vec::with_capacity(keys.len());
+        for key in &keys {
+            let shard = self.lock(self.shard_index(key));
+            // A machine removed since its key was read is simply not in the page.
+            if let Some(item) = shard.items.get(key) {
+                entries.push(Entry {
+                    key: key.to_vec(),
+                    record: request.with_records.then(|| item.record.clone()),
+                    meta: Ok(item.meta.clone()),
+                });
+            }
+        }
+        let next = if more {
+            keys.last().map(|key| key.to_vec())
+        } else {
+            None
+        };
+        Ok(ScanPage { entries, next })
+    }
+
+    fn commit_now(&self, ops: &[WriteOp<'_>]) -> Result<Committed, StoreError> {
+        self.check_open()?;
+        // Lock every shard the batch touches, in index order (no deadlock), so the batch is
+        // atomic for readers.
+        let mut touched: Vec<usize> = ops
+            .iter()
+            .filter(|op| !matches!(op, WriteOp::PutHeader { .. }))
+            .map(|op| self.shard_index(op.key()))
+            .collect();
+        touched.sort_unstable();
+        touched.dedup();
+        let mut guards: Vec<_> = touched.iter().map(|&index| self.lock(index)).collect();
+        let mut results: Option<Vec<Result<(), StoreError>>> = None;
+        for (position, op) in ops.iter().enumerate() {
+            let outcome = match *op {
+                WriteOp::PutHeader { prefix, header } => {
+                    self.headers
+                        .lock()
+                        .unwrap_or_else(|poisoned| poisoned.into_inner())
+                        .insert(prefix.to_vec(), header.clone());
+                    Ok(())
+                }
+                _ => {
+                    let index = self.shard_index(op.key());
+                    // `touched` holds the shard index of every such op, so the search succeeds.
+                    match touched.binary_search(&index) {
+                        Ok(slot) => self.apply(&mut guards[slot], op),
+                        Err(_) => Err(StoreError::damaged("shard of a write was not locked")),
+                    }
+                }
+            };
+            if let Err(error) = outcome {
+                results.get_or_insert_with(|| vec![Ok(()); ops.len()])[position] = Err(error);
+            }
+        }
+        Ok(results.map_or_else(Committed::all, Committed::each))
+    }
+
+    fn apply(&self, shard: &mut Shard, op: &WriteOp<'_>) -> Result<(), StoreError> {
+        match *op {
+            WriteOp::Put { key, record, meta } => {
+                if !shard.update(key, Some(record), meta) {
+                    let key: Key = key.into();
+                    shard.index(&key, meta);
+                    self.keys
+                        .write()
+                        .unwrap_or_else(|poisoned| poisoned.into_inner())
+                        .insert(Arc::clone(&key));
+                    let item = Item {
+                        record: record.to_vec(),
+                        meta: meta.clone(),
+                    };
+                    shard.items.insert(key, item);
+                }
+                Ok(())
+            }
+            WriteOp::PutMeta { key, meta } => {
+                if shard.update(key, None, meta) {
+                    Ok(())
+                } else {
+                    Err(StoreError::damaged("no record to attach metadata to"))
+                }
+            }
+            WriteOp::Delete { key } => {
+                if let Some((key, item)) = shard.items.remove_entry(key) {
+                    shard.unindex(&key, &item.meta);
+                    self.keys
+                        .write()
+                        .unwrap_or_else(|poisoned| poisoned.into_inner())
+                        .remove(&key);
+                }
+                Ok(())
+            }
+            WriteOp::PutHeader { .. } => Ok(()),
         }
     }
 }
@@ -67,49 +307,32 @@ impl Default for MemoryStore {
 }
 
 impl Store for MemoryStore {
-    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.lock(self.shard_index(key)).get(key).cloned())
+    fn get<'a>(&'a self, key: &'a [u8]) -> StoreFuture<'a, Option<Entry>> {
+        Box::pin(std::future::ready(self.get_now(key)))
     }
 
-    fn put(&self, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
-        let mut shard = self.lock(self.shard_index(key));
-        Self::apply(&mut shard, &WriteOp::Put { key, value });
-        Ok(())
+    fn scan<'a>(&'a self, request: ScanRequest<'a>) -> StoreFuture<'a, ScanPage> {
+        Box::pin(std::future::ready(self.scan_now(&request)))
     }
 
-    fn scan(&self, prefix: &[u8], visit: &mut dyn FnMut(&[u8], &[u8])) -> Result<(), StoreError> {
-        for index in 0..self.shards.len() {
-            let shard = self.lock(index);
-            for (key, value) in shard.iter().filter(|(key, _)| key.starts_with(prefix)) {
-                visit(key, value);
-            }
-        }
-        Ok(())
+    fn commit<'a>(&'a self, ops: &'a [WriteOp<'a>]) -> StoreFuture<'a, Committed> {
+        Box::pin(std::future::ready(self.commit_now(ops)))
     }
 
-    fn write_batch(&self, ops: &[WriteOp<'_>]) -> Result<(), StoreError> {
-        // Lock every shard the batch touches, in index order (no deadlock), so the batch is
-        // atomic for readers.
-        let mut touched: Vec<usize> = ops
-            .iter()
-            .map(|op| match op {
-                WriteOp::Put { key, .. } | WriteOp::Delete { key } => self.shard_index(key),
-            })
-            .collect();
-        touched.sort_unstable();
-        touched.dedup();
-        let mut guards: Vec<_> = touched.iter().map(|&index| self.lock(index)).collect();
-        for op in ops {
-            let key = match op {
-                WriteOp::Put { key, .. } | WriteOp::Delete { key } => key,
-            };
-            let index = self.shard_index(key);
-            // `touched` holds every shard index of `ops`, so the search succeeds.
-            if let Ok(position) = touched.binary_search(&index) {
-                Self::apply(&mut guards[position], op);
-            }
-        }
-        Ok(())
+    fn header<'a>(&'a self, prefix: &'a [u8]) -> StoreFuture<'a, Option<Header>> {
+        let header = self.check_open().map(|()| {
+            self.headers
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .get(prefix)
+                .cloned()
+        });
+        Box::pin(std::future::ready(header))
+    }
+
+    fn close(&self) -> StoreFuture<'_, ()> {
+        self.closed.store(true, Ordering::Release);
+        Box::pin(std::future::ready(Ok(())))
     }
 
     fn prefers_group_commit(&self) -> bool {
@@ -120,48 +343,123 @@ impl Store for MemoryStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::{Failure, FailureKind};
 
-    #[test]
-    fn put_get_delete_scan() {
-        let store = MemoryStore::new();
-        store.put(b"a/1", b"one").unwrap();
-        store.put(b"a/2", b"two").unwrap();
-        store.put(b"b/1", b"other").unwrap();
-        store.put(b"a/1", b"uno").unwrap();
-        assert_eq!(store.get(b"a/1").unwrap().as_deref(), Some(&b"uno"[..]));
-        let mut seen = Vec::new();
-        store
-            .scan(b"a/", &mut |k, v| seen.push((k.to_vec(), v.to_vec())))
-            .unwrap();
-        seen.sort();
-        assert_eq!(
-            seen,
-            vec![
-                (b"a/1".to_vec(), b"uno".to_vec()),
-                (b"a/2".to_vec(), b"two".to_vec())
-            ]
-        );
-        store.delete(b"a/1").unwrap();
-        assert_eq!(store.get(b"a/1").unwrap(), None);
+    fn meta(status: &'static str) -> Meta {
+        Meta::new(status, false)
     }
 
-    #[test]
-    fn batch_applies_in_order() {
+    fn put<'a>(key: &'a [u8], record: &'a [u8], meta: &'a Meta) -> WriteOp<'a> {
+        WriteOp::Put { key, record, meta }
+    }
+
+    fn request(prefix: &[u8], filter: Filter<'static>) -> ScanRequest<'_> {
+        ScanRequest {
+            prefix,
+            filter,
+            after: None,
+            limit: 100,
+            with_records: true,
+        }
+    }
+
+    #[tokio::test]
+    async fn put_get_delete_scan() {
         let store = MemoryStore::new();
-        store
-            .write_batch(&[
-                WriteOp::Put {
-                    key: b"k",
-                    value: b"1",
+        let (a, b) = (meta("A"), meta("B"));
+        store.commit(&[put(b"a/1", b"one", &a)]).await.unwrap();
+        store.commit(&[put(b"a/2", b"two", &b)]).await.unwrap();
+        store.commit(&[put(b"b/1", b"other", &a)]).await.unwrap();
+        store.commit(&[put(b"a/1", b"uno", &b)]).await.unwrap();
+        let got = store.get(b"a/1").await.unwrap().unwrap();
+        assert_eq!(got.record.as_deref(), Some(&b"uno"[..]));
+        assert_eq!(got.meta.unwrap().status, "B");
+        let page = store.scan(request(b"a/", Filter::All)).await.unwrap();
+        let keys: Vec<_> = page.entries.iter().map(|e| e.key.clone()).collect();
+        assert_eq!(keys, vec![b"a/1".to_vec(), b"a/2".to_vec()]);
+        let in_b = store.scan(request(b"", Filter::Status("B"))).await.unwrap();
+        assert_eq!(in_b.entries.len(), 2);
+        let in_a = store.scan(request(b"", Filter::Status("A"))).await.unwrap();
+        assert_eq!(in_a.entries.len(), 1, "a/1 left status A");
+        store.commit(&[WriteOp::Delete { key: b"a/1" }]).await.unwrap();
+        assert_eq!(store.get(b"a/1").await.unwrap(), None);
+        let in_b = store.scan(request(b"", Filter::Status("B"))).await.unwrap();
+        assert_eq!(in_b.entries.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn pages_continue_after_the_cursor() {
+        let store = MemoryStore::new();
+        let m = meta("S");
+        for i in 0u8..10 {
+            store.commit(&[put(&[b'k', i], b"r", &m)]).await.unwrap();
+        }
+        for filter in [Filter::All, Filter::Status("S"), Filter::Active] {
+            let mut seen = Vec::new();
+            let mut after: Option<Vec<u8>> = None;
+            loop {
+                let page = store
+                    .scan(ScanRequest {
+                        prefix: b"k",
+                        filter,
+                        after: after.as_deref(),
+                        limit: 3,
+                        with_records: false,
+                    })
+                    .await
+                    .unwrap();
+                assert!(page.entries.len() <= 3);
+                seen.extend(page.entries.into_iter().map(|e| e.key[1]));
+                match page.next {
+                    Some(next) => after = Some(next),
+                    None => break,
+                }
+            }
+            assert_eq!(seen, (0..10).collect::<Vec<_>>(), "{filter:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn failures_are_indexed_and_meta_only_writes_need_a_record() {
+        let store = MemoryStore::new();
+        let healthy = meta("S");
+        let mut failed = meta("S");
+        failed.failure = Some(Failure {
+            kind: FailureKind::EntryFuncError,
+            status: "S".into(),
+            error: "no".into(),
+            at_ms: 1,
+            halted: false,
+        });
+        store.commit(&[put(b"m", b"r", &healthy)]).await.unwrap();
+        let committed = store
+            .commit(&[
+                WriteOp::PutMeta {
+                    key: b"m",
+                    meta: &failed,
                 },
-                WriteOp::Put {
-                    key: b"j",
-                    value: b"2",
+                WriteOp::PutMeta {
+                    key: b"absent",
+                    meta: &failed,
                 },
-                WriteOp::Delete { key: b"k" },
             ])
+            .await
             .unwrap();
-        assert_eq!(store.get(b"k").unwrap(), None);
-        assert_eq!(store.get(b"j").unwrap().as_deref(), Some(&b"2"[..]));
+        assert!(committed.result(0).is_ok());
+        assert!(committed.result(1).is_err());
+        let page = store.scan(request(b"", Filter::Failed)).await.unwrap();
+        assert_eq!(page.entries.len(), 1);
+        assert_eq!(page.entries[0].record.as_deref(), Some(&b"r"[..]));
+    }
+
+    #[tokio::test]
+    async fn closed_store_refuses_every_call() {
+        let store = MemoryStore::new();
+        store.close().await.unwrap();
+        assert!(matches!(store.get(b"k").await, Err(StoreError::Closed)));
+        assert!(matches!(
+            store.scan(request(b"", Filter::All)).await,
+            Err(StoreError::Closed)
+        ));
     }
 }

@@ -203,6 +203,10 @@ impl GoCbor for ProviderDealState {
 pub struct ProviderDealStateCodec;
 
 impl Codec<ProviderDealState> for ProviderDealStateCodec {
+    fn name(&self) -> &str {
+        "go-fil-markets/retrievalmarket.ProviderDealState/cbor-gen"
+    }
+
     fn encode(&self, value: &ProviderDealState, out: &mut Vec<u8>) -> Result<(), CodecError> {
         let bytes = encode_state(value).map_err(|e| CodecError::Encode(e.to_string()))?;
         out.extend_from_slice(&bytes);
