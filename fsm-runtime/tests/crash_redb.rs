@@ -10,6 +10,7 @@ mod group_support;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
+use fsm_runtime::group::Page;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -54,7 +55,7 @@ fn crash_child() {
                         Ok(()) | Err(BeginError::AlreadyExists { .. }) => {}
                         Err(other) => panic!("{other}"),
                     }
-                    counts.insert(id, group.get(&id).unwrap().unwrap().count);
+                    counts.insert(id, group.get(&id).await.unwrap().unwrap().count);
                 }
                 if ready.wait().await.is_leader() {
                     println!("READY");
@@ -97,13 +98,13 @@ fn verify(path: &std::path::Path, acked: &mut HashMap<u64, u64>) {
     runtime.block_on(async {
         let group: Group<JobFsm, Env, u64, RedbStore> =
             Group::builder(store, Env::default()).open().await.unwrap();
-        let listing = group.list().unwrap();
+        let listing = group.list(Page::all()).await.unwrap();
         assert!(
             listing.errors.is_empty(),
             "torn records: {:?}",
             listing.errors
         );
-        let stored: HashMap<u64, Job> = listing.records.into_iter().collect();
+        let stored: HashMap<u64, Job> = listing.items.into_iter().collect();
         for (id, count) in acked.iter_mut() {
             let job = &stored[id];
             // Every acknowledged event is there; at most the one in flight is extra.
@@ -186,13 +187,13 @@ fn crash_kill_and_recover() {
         let group: Group<JobFsm, Env, u64, RedbStore> =
             Group::builder(store, Env::default()).open().await.unwrap();
         for id in 0..MACHINES {
-            let before = group.get(&id).unwrap().unwrap().count;
+            let before = group.get(&id).await.unwrap().unwrap().count;
             assert!(before >= acked.get(&id).copied().unwrap_or(0));
             group.send(id, JobInput::Tick(1)).await.unwrap();
         }
         group.stop().await;
-        let listing = group.list().unwrap();
-        assert_eq!(listing.records.len() as u64, MACHINES);
-        assert!(listing.records.iter().all(|(_, job)| job.count >= 1));
+        let listing = group.list(Page::all()).await.unwrap();
+        assert_eq!(listing.items.len() as u64, MACHINES);
+        assert!(listing.items.iter().all(|(_, job)| job.count >= 1));
     });
 }

@@ -9,6 +9,7 @@ mod group_support;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use fsm_runtime::group::Page;
 use fsm_runtime::Group;
 use fsm_runtime::group::{BeginError, ReadError, SendError};
 use group_support::*;
@@ -46,7 +47,7 @@ async fn handler_panicking_in_one_percent_of_machines(backend: Backend) {
         group.send(id, JobInput::Start).await.unwrap();
     }
     group.stop().await;
-    let mut panicked: Vec<u64> = group.entry_failures().iter().map(|f| f.id).collect();
+    let mut panicked: Vec<u64> = group.failures(Page::all()).await.unwrap().items.iter().map(|f| f.id).collect();
     panicked.sort();
     assert_eq!(panicked, vec![7, 107, 207, 307]);
     for id in 0..machines {
@@ -55,7 +56,7 @@ async fn handler_panicking_in_one_percent_of_machines(backend: Backend) {
         } else {
             Status::Done
         };
-        assert_eq!(group.get(&id).unwrap().unwrap().status, expected, "{id}");
+        assert_eq!(group.get(&id).await.unwrap().unwrap().status, expected, "{id}");
     }
     assert_eq!(group.counters().entry_errors, 4);
 }
@@ -73,7 +74,7 @@ async fn store_write_error_is_reported_and_nothing_half_applied(backend: Backend
             .unwrap();
     group.begin(1, Job::new(1, OnRun::Nothing)).await.unwrap();
     group.send_sync(1, JobInput::Start).await.unwrap();
-    let before = group.get(&1).unwrap().unwrap();
+    let before = group.get(&1).await.unwrap().unwrap();
 
     faulty.fail_writes.store(true, Ordering::SeqCst);
     let error = group
@@ -97,15 +98,15 @@ async fn store_write_error_is_reported_and_nothing_half_applied(backend: Backend
 
     // Nothing of the failed event was kept: not in the store, not in memory, and its entry
     // func did not run.
-    assert_eq!(group.get(&1).unwrap().unwrap(), before);
-    assert!(!group.has(&2).unwrap());
+    assert_eq!(group.get(&1).await.unwrap().unwrap(), before);
+    assert!(!group.has(&2).await.unwrap());
     group
         .send_sync(1, JobInput::Note("kept".into()))
         .await
         .unwrap();
     group.stop().await;
     assert_eq!(
-        group.get(&1).unwrap().unwrap().log,
+        group.get(&1).await.unwrap().unwrap().log,
         vec!["kept".to_string()]
     );
     // Entry funcs ran for Start and for the kept note, never for the lost one.
@@ -121,17 +122,17 @@ async fn corrupted_record_names_its_id_and_the_rest_keep_serving(backend: Backen
         group.begin(id, Job::new(id, OnRun::Nothing)).await.unwrap();
     }
     group.stop().await;
-    backend.store.put(&key(2), &[0xff, 0x13, 0x37]).unwrap();
+    overwrite_record(&backend.store, 2, &[0xff, 0x13, 0x37]).await;
 
     let group = backend.job_group(&env).await;
     let error = group.send_sync(2, JobInput::Start).await.unwrap_err();
     assert!(matches!(error, SendError::Corrupt { id: 2, .. }));
     assert!(error.to_string().contains("machine 2"), "{error}");
     assert!(matches!(error.into_input(), Some(JobInput::Start)));
-    let read = group.get(&2).unwrap_err();
+    let read = group.get(&2).await.unwrap_err();
     assert!(matches!(read, ReadError::Corrupt { id: 2, .. }));
-    let listing = group.list().unwrap();
-    assert_eq!(listing.records.len(), 2);
+    let listing = group.list(Page::all()).await.unwrap();
+    assert_eq!(listing.items.len(), 2);
     assert_eq!(listing.errors.len(), 1);
     assert!(listing.errors[0].to_string().contains("machine 2"));
     for id in [1, 3] {
@@ -155,8 +156,8 @@ async fn send_to_unknown_id(backend: Backend) {
     let error = group.send(42, JobInput::Tick(3)).await.unwrap_err();
     assert!(matches!(error.into_input(), Some(JobInput::Tick(3))));
     // Nothing was created implicitly.
-    assert!(!group.has(&42).unwrap());
-    assert!(group.get(&42).unwrap().is_none());
+    assert!(!group.has(&42).await.unwrap());
+    assert!(group.get(&42).await.unwrap().is_none());
 }
 
 async fn begin_of_existing_id(backend: Backend) {
@@ -178,7 +179,7 @@ async fn begin_of_existing_id(backend: Backend) {
         error.to_string().contains("machine 1: already exists"),
         "{error}"
     );
-    let job = group.get(&1).unwrap().unwrap();
+    let job = group.get(&1).await.unwrap().unwrap();
     assert_eq!((job.status, job.count), (Status::Running, 0));
     // Racing begins of one new id: exactly one wins.
     let (a, b) = tokio::join!(

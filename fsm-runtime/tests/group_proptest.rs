@@ -154,7 +154,7 @@ fn run_case(ops: Vec<(u64, Op, bool)>) {
                     }
                     if !matches!(expect, Expect::Applied(..)) {
                         // A rejected input never changes the record.
-                        assert_eq!(group.get(&id).unwrap().unwrap(), before);
+                        assert_eq!(group.get(&id).await.unwrap().unwrap(), before);
                     }
                 }
                 model
@@ -166,7 +166,7 @@ fn run_case(ops: Vec<(u64, Op, bool)>) {
         }
         group.stop().await;
         for model in models {
-            assert_eq!(group.get(&model.id).unwrap().unwrap(), model);
+            assert_eq!(group.get(&model.id).await.unwrap().unwrap(), model);
         }
     });
 }

@@ -7,6 +7,7 @@ mod group_support;
 
 use std::time::Duration;
 
+use fsm_runtime::group::Page;
 use fsm_runtime::group::{AppliedKind, Change, SendError};
 use fsm_runtime::{EntryErrorPolicy, Group};
 use group_support::*;
@@ -69,7 +70,7 @@ async fn per_machine_order(backend: Backend) {
     expected.push("end".into());
     for id in 0..machines {
         assert_eq!(
-            group.get(&id).unwrap().unwrap().log,
+            group.get(&id).await.unwrap().unwrap().log,
             expected,
             "machine {id}"
         );
@@ -94,7 +95,7 @@ async fn lookup_precedence(backend: Backend) {
         (AppliedKind::Moved, Status::Waiting, Status::Running)
     );
     // No transition at all: rejected with the status and the input handed back.
-    let before = group.get(&1).unwrap().unwrap();
+    let before = group.get(&1).await.unwrap().unwrap();
     group.send_sync(1, JobInput::Pause).await.unwrap();
     let error = group.send_sync(1, JobInput::Pause).await.unwrap_err();
     assert!(matches!(
@@ -107,7 +108,7 @@ async fn lookup_precedence(backend: Backend) {
     ));
     assert!(error.to_string().contains("Pause"), "{error}");
     assert!(matches!(error.into_input(), Some(JobInput::Pause)));
-    let after = group.get(&1).unwrap().unwrap();
+    let after = group.get(&1).await.unwrap().unwrap();
     assert_eq!(after.status, Status::Waiting);
     assert_eq!(after.count, before.count);
 }
@@ -119,7 +120,7 @@ async fn action_sees_source_status(backend: Backend) {
     group.send_sync(1, JobInput::Start).await.unwrap();
     group.send_sync(1, JobInput::Pause).await.unwrap();
     group.send_sync(1, JobInput::Tick(2)).await.unwrap();
-    let job = group.get(&1).unwrap().unwrap();
+    let job = group.get(&1).await.unwrap().unwrap();
     assert_eq!(job.seen, vec![Status::New, Status::Waiting]);
     assert_eq!(job.status, Status::Running);
 }
@@ -129,7 +130,7 @@ async fn action_failure_leaves_record_unchanged(backend: Backend) {
     let group = backend.job_group(&env).await;
     group.begin(1, Job::new(1, OnRun::Nothing)).await.unwrap();
     group.send_sync(1, JobInput::Start).await.unwrap();
-    let before = group.get(&1).unwrap().unwrap();
+    let before = group.get(&1).await.unwrap().unwrap();
     let error = group.send_sync(1, JobInput::Boom).await.unwrap_err();
     match &error {
         SendError::ActionFailed {
@@ -138,10 +139,10 @@ async fn action_failure_leaves_record_unchanged(backend: Backend) {
         other => panic!("unexpected {other}"),
     }
     assert!(error.to_string().contains("boom"));
-    assert_eq!(group.get(&1).unwrap().unwrap(), before);
+    assert_eq!(group.get(&1).await.unwrap().unwrap(), before);
     // The machine keeps serving.
     group.send_sync(1, JobInput::Tick(1)).await.unwrap();
-    assert_eq!(group.get(&1).unwrap().unwrap().count, 1);
+    assert_eq!(group.get(&1).await.unwrap().unwrap().count, 1);
 }
 
 async fn action_panic_leaves_record_unchanged(backend: Backend) {
@@ -149,7 +150,7 @@ async fn action_panic_leaves_record_unchanged(backend: Backend) {
     let group = backend.job_group(&env).await;
     group.begin(1, Job::new(1, OnRun::Nothing)).await.unwrap();
     group.begin(2, Job::new(2, OnRun::Nothing)).await.unwrap();
-    let before = group.get(&1).unwrap().unwrap();
+    let before = group.get(&1).await.unwrap().unwrap();
     let error = group.send_sync(1, JobInput::Explode).await.unwrap_err();
     match &error {
         SendError::ActionPanicked { id, message, .. } => {
@@ -158,10 +159,10 @@ async fn action_panic_leaves_record_unchanged(backend: Backend) {
         }
         other => panic!("unexpected {other}"),
     }
-    assert_eq!(group.get(&1).unwrap().unwrap(), before);
+    assert_eq!(group.get(&1).await.unwrap().unwrap(), before);
     group.send_sync(1, JobInput::Start).await.unwrap();
     group.send_sync(2, JobInput::Start).await.unwrap();
-    assert_eq!(group.get(&2).unwrap().unwrap().status, Status::Running);
+    assert_eq!(group.get(&2).await.unwrap().unwrap().status, Status::Running);
     assert_eq!(group.counters().events_rejected, 1);
 }
 
@@ -237,7 +238,7 @@ async fn finality_terminates_and_record_stays_readable(backend: Backend) {
     assert!(queued.to_string().contains("terminated"), "{queued}");
     let later = group.send(1, JobInput::Tick(1)).await.unwrap_err();
     assert!(matches!(later.into_input(), Some(JobInput::Tick(1))));
-    let job = group.get(&1).unwrap().unwrap();
+    let job = group.get(&1).await.unwrap().unwrap();
     assert_eq!((job.status, job.log.len()), (Status::Done, 0));
     // No entry func runs for a final status.
     group.stop().await;
@@ -281,7 +282,7 @@ async fn triggered_events_run_after_entry_func_fifo(backend: Backend) {
     },);
     queued.unwrap();
     group.stop().await;
-    let job = group.get(&1).unwrap().unwrap();
+    let job = group.get(&1).await.unwrap().unwrap();
     assert_eq!(job.log, vec!["queued".to_string(), "triggered".to_string()]);
     // An entry func that triggers Finish ends its machine.
     let group = backend.job_group(&env).await;
@@ -291,7 +292,7 @@ async fn triggered_events_run_after_entry_func_fifo(backend: Backend) {
         .unwrap();
     group.send_sync(2, JobInput::Start).await.unwrap();
     group.stop().await;
-    assert_eq!(group.get(&2).unwrap().unwrap().status, Status::Done);
+    assert_eq!(group.get(&2).await.unwrap().unwrap().status, Status::Done);
 }
 
 async fn entry_func_errors_are_recorded_and_do_not_freeze(backend: Backend) {
@@ -304,7 +305,7 @@ async fn entry_func_errors_are_recorded_and_do_not_freeze(backend: Backend) {
     let (status, error) = next_entry_failure(&mut subscription, 1).await;
     assert_eq!(status, Status::Running);
     assert!(error.contains("run failed for job 1"), "{error}");
-    let failures = group.entry_failures();
+    let failures = group.failures(Page::all()).await.unwrap().items;
     assert_eq!(failures.len(), 1);
     assert_eq!((failures[0].id, failures[0].status), (1, Status::Running));
     assert!(failures[0].error.contains("run failed"));
@@ -313,9 +314,9 @@ async fn entry_func_errors_are_recorded_and_do_not_freeze(backend: Backend) {
     group.send_sync(1, JobInput::Pause).await.unwrap();
     group.send_sync(2, JobInput::Start).await.unwrap();
     group.stop().await;
-    assert_eq!(group.get(&1).unwrap().unwrap().status, Status::Waiting);
+    assert_eq!(group.get(&1).await.unwrap().unwrap().status, Status::Waiting);
     // A successful entry func clears the recorded failure.
-    assert!(group.entry_failures().is_empty());
+    assert!(group.failures(Page::all()).await.unwrap().items.is_empty());
 }
 
 async fn entry_func_panics_are_caught(backend: Backend) {
@@ -328,7 +329,7 @@ async fn entry_func_panics_are_caught(backend: Backend) {
     assert!(error.contains("panicked"), "{error}");
     assert!(error.contains("run panicked for job 1"), "{error}");
     group.send_sync(1, JobInput::Finish).await.unwrap();
-    assert_eq!(group.get(&1).unwrap().unwrap().status, Status::Done);
+    assert_eq!(group.get(&1).await.unwrap().unwrap().status, Status::Done);
 }
 
 async fn terminal_policy_halts_machine(backend: Backend) {
@@ -349,9 +350,14 @@ async fn terminal_policy_halts_machine(backend: Backend) {
         .open()
         .await
         .unwrap();
-    // The halt lives in memory: a fresh group (after a restart) serves the machine again,
-    // while in the halting group the machine refused more events (checked below).
-    group.send_sync(1, JobInput::Pause).await.unwrap();
+    // The halt is part of the failure record in the store: it holds after a restart.
+    let failures = group.failures(Page::all()).await.unwrap().items;
+    assert_eq!(failures.len(), 1);
+    assert!(failures[0].halted, "{failures:?}");
+    assert_eq!(failures[0].status, Status::Running);
+    let error = group.send_sync(1, JobInput::Pause).await.unwrap_err();
+    assert!(matches!(error, SendError::Halted { id: 1, .. }), "{error}");
+    group.send_sync(2, JobInput::Start).await.unwrap();
 
     let env = Env::default();
     let backend = Backend::memory();
@@ -417,20 +423,20 @@ async fn saved_before_reply_and_notification(backend: Backend) {
     let mut subscription = group.subscribe();
     group.begin(1, Job::new(1, OnRun::Nothing)).await.unwrap();
     let applied = group.send_sync(1, JobInput::Start).await.unwrap();
-    assert_eq!(group.get(&1).unwrap().unwrap().status, applied.to);
+    assert_eq!(group.get(&1).await.unwrap().unwrap().status, applied.to);
     let note = subscription.recv().await.unwrap();
     assert_eq!(note.id, 1);
     match note.change {
         Change::Applied { applied: a, state } => {
             assert_eq!(a, applied);
-            assert_eq!(*state, group.get(&1).unwrap().unwrap());
+            assert_eq!(*state, group.get(&1).await.unwrap().unwrap());
         }
         other => panic!("unexpected {other:?}"),
     }
     // Reopening the store shows the same record.
     group.stop().await;
     let reopened = backend.job_group(&env).await;
-    assert_eq!(reopened.get(&1).unwrap().unwrap().status, Status::Running);
+    assert_eq!(reopened.get(&1).await.unwrap().unwrap().status, Status::Running);
 }
 
 async fn stop_finishes_queued_work(backend: Backend) {
@@ -446,7 +452,7 @@ async fn stop_finishes_queued_work(backend: Backend) {
     group.stop().await;
     assert!(group.is_stopped());
     for id in 0..8 {
-        assert_eq!(group.get(&id).unwrap().unwrap().count, (0..25).sum::<u64>());
+        assert_eq!(group.get(&id).await.unwrap().unwrap().count, (0..25).sum::<u64>());
     }
     let error = group.send(0, JobInput::Tick(1)).await.unwrap_err();
     assert!(matches!(error, SendError::Stopped { id: 0, .. }));
@@ -469,25 +475,27 @@ async fn introspection_by_status_and_idle(backend: Backend) {
         group.send_sync(id, JobInput::Start).await.unwrap();
     }
     group.send_sync(0, JobInput::Finish).await.unwrap();
-    let mut running = group.by_status(Status::Running).unwrap();
+    let mut running = group.by_status(Status::Running, Page::all()).await.unwrap().items;
     running.sort();
     assert_eq!(running, vec![1, 2]);
-    let mut new = group.by_status(Status::New).unwrap();
+    let mut new = group.by_status(Status::New, Page::all()).await.unwrap().items;
     new.sort();
     assert_eq!(new, vec![3, 4, 5]);
     group.stop().await;
-    let mut idle = group.idle_longer_than(Duration::ZERO).unwrap();
+    let mut idle = group.idle_longer_than(Duration::ZERO, Page::all()).await.unwrap().items;
     idle.sort();
     assert_eq!(idle, vec![1, 2, 3, 4, 5]);
     assert!(
         group
-            .idle_longer_than(Duration::from_secs(3600))
+            .idle_longer_than(Duration::from_secs(3600), Page::all())
+            .await
             .unwrap()
+            .items
             .is_empty()
     );
-    let listing = group.list().unwrap();
-    assert_eq!(listing.records.len(), 6);
+    let listing = group.list(Page::all()).await.unwrap();
+    assert_eq!(listing.items.len(), 6);
     assert!(listing.errors.is_empty());
-    assert!(group.has(&5).unwrap());
-    assert!(!group.has(&6).unwrap());
+    assert!(group.has(&5).await.unwrap());
+    assert!(!group.has(&6).await.unwrap());
 }

@@ -5,6 +5,7 @@
 
 mod group_support;
 
+use fsm_runtime::group::Page;
 use group_support::*;
 
 const MACHINES: u64 = 100_000;
@@ -38,10 +39,10 @@ async fn hundred_thousand_machines_reach_their_final_status() {
     }
     group.stop().await;
 
-    let listing = group.list().unwrap();
+    let listing = group.list(Page::all()).await.unwrap();
     assert!(listing.errors.is_empty());
-    assert_eq!(listing.records.len() as u64, MACHINES);
-    for (id, job) in &listing.records {
+    assert_eq!(listing.items.len() as u64, MACHINES);
+    for (id, job) in &listing.items {
         let expected = if id % 2 == 0 {
             Status::Done
         } else {

@@ -350,35 +350,18 @@ where
     ) -> Result<(), SendError<M, I>> {
         let shared = &*self.shared;
         let shard = shared.shard_of(&id);
-        let mut loaded: Option<(M::State, Option<crate::store::Meta>)> = None;
+        let mut pending = (input, reply);
+        let mut loaded = None;
         loop {
-            let mut guard = shared.lock(shard);
-            // Checked under the shard lock: `stop` passes every shard lock after setting the
-            // flag, so a send either sees it or is counted in `active` before `stop` waits.
-            if shared.is_stopping() {
-                return Err(SendError::Stopped { id, input });
-            }
-            if let Some(slot) = guard.get_mut(&id) {
-                if let Some(ended) = &slot.ended {
-                    return Err(worker::ended_error(ended, id, input));
-                }
-                slot.queue.push_back(Queued { input, reply });
-                if !slot.busy {
-                    slot.busy = true;
-                    shared.enter();
-                    drop(guard);
-                    worker::spawn(Arc::clone(&self.shared), id, false);
-                }
-                return Ok(());
-            }
+            let (input, reply) = pending;
+            pending = match self.queue_if_loaded(shard, &id, input, reply, loaded.take()) {
+                Ok(None) => return Ok(()),
+                Ok(Some(not_loaded)) => not_loaded,
+                Err(rejected) => return Err(rejected.into_error(id)),
+            };
             // Not in memory: load it without the lock, then insert it and queue on the next
             // pass (unless a racing send or begin put a slot there meanwhile).
-            if let Some((state, meta)) = loaded.take() {
-                let slot = Slot::loaded(state, meta.as_ref(), &shared.names);
-                guard.insert(id.clone(), slot);
-                continue;
-            }
-            drop(guard);
+            let input = pending.0;
             loaded = Some(match shared.load(&id).await {
                 Ok(Some(loaded)) => loaded,
                 Ok(None) => return Err(SendError::UnknownId { id, input }),
@@ -398,7 +381,53 @@ where
                     });
                 }
             });
+            pending.0 = input;
         }
+    }
+
+    /// Under the shard lock: queues the input on the machine's slot (inserting `loaded` as the
+    /// slot first when there is none) and starts its task if it is idle. Hands the input back
+    /// when the machine is not in memory and nothing was loaded; an error is completed with the
+    /// id by the caller.
+    #[allow(clippy::type_complexity)]
+    fn queue_if_loaded(
+        &self,
+        shard: &std::sync::Mutex<core::Shard<M, I>>,
+        id: &I,
+        input: M::Input,
+        reply: Option<Reply<M, I>>,
+        loaded: Option<(M::State, Option<crate::store::Meta>)>,
+    ) -> Result<Option<(M::Input, Option<Reply<M, I>>)>, Rejected<M>> {
+        let shared = &*self.shared;
+        let mut guard = shared.lock(shard);
+        // Checked under the shard lock: `stop` passes every shard lock after setting the
+        // flag, so a send either sees it or is counted in `active` before `stop` waits.
+        if shared.is_stopping() {
+            return Err(Rejected::Stopped(input));
+        }
+        if !guard.contains_key(id) {
+            match loaded {
+                Some((state, meta)) => {
+                    let slot = Slot::loaded(state, meta.as_ref(), &shared.names);
+                    guard.insert(id.clone(), slot);
+                }
+                None => return Ok(Some((input, reply))),
+            }
+        }
+        let Some(slot) = guard.get_mut(id) else {
+            return Ok(Some((input, reply)));
+        };
+        if let Some(ended) = &slot.ended {
+            return Err(Rejected::Ended(ended.clone(), input));
+        }
+        slot.queue.push_back(Queued { input, reply });
+        if !slot.busy {
+            slot.busy = true;
+            shared.enter();
+            drop(guard);
+            worker::spawn(Arc::clone(&self.shared), id.clone(), false);
+        }
+        Ok(None)
     }
 
     /// The saved record of machine `id`, if it exists. One store read.
@@ -504,7 +533,7 @@ where
         let cutoff = now_ms().saturating_sub(idle_ms);
         self.query(page, Filter::Active, false, |id, entry, _| {
             let meta = entry.meta.as_ref().ok()?;
-            if meta.last_active_ms >= cutoff || idle_ms == u64::MAX {
+            if meta.last_active_ms > cutoff || idle_ms == u64::MAX {
                 return None;
             }
             let busy = shared
@@ -639,5 +668,20 @@ where
     pub async fn close(&self) -> Result<(), StoreError> {
         self.stop().await;
         self.shared.store.close().await
+    }
+}
+
+/// Why a send was refused under the shard lock, before the id is attached.
+enum Rejected<M: Machine> {
+    Stopped(M::Input),
+    Ended(core::Ended<M::Status>, M::Input),
+}
+
+impl<M: Machine> Rejected<M> {
+    fn into_error<I: MachineId>(self, id: I) -> SendError<M, I> {
+        match self {
+            Self::Stopped(input) => SendError::Stopped { id, input },
+            Self::Ended(ended, input) => worker::ended_error(&ended, id, input),
+        }
     }
 }

@@ -353,7 +353,7 @@ mod tests {
         WriteOp::Put { key, record, meta }
     }
 
-    fn request(prefix: &[u8], filter: Filter<'static>) -> ScanRequest<'_> {
+    fn request<'a>(prefix: &'a [u8], filter: Filter<'static>) -> ScanRequest<'a> {
         ScanRequest {
             prefix,
             filter,

@@ -407,7 +407,7 @@ impl OwnedScan {
 fn scan_page(db: &Database, scan: &OwnedScan) -> Result<ScanPage, StoreError> {
     let txn = db.begin_read().map_err(backend)?;
     let mut keys: Vec<Vec<u8>> = Vec::with_capacity(scan.limit.min(4096) + 1);
-    let wanted = scan.limit + 1;
+    let wanted = scan.limit.saturating_add(1);
     match &scan.filter {
         OwnedFilter::Status(status) => {
             let index = txn.open_table(BY_STATUS).map_err(backend)?;
@@ -476,7 +476,7 @@ fn collect_keys<V: redb::Value + 'static>(
     keys: &mut Vec<Vec<u8>>,
     mut keep: impl FnMut(V::SelfType<'_>) -> bool,
 ) -> Result<(), StoreError> {
-    let wanted = scan.limit + 1;
+    let wanted = scan.limit.saturating_add(1);
     for entry in table.range(scan.start()..).map_err(backend)? {
         let (key, value) = entry.map_err(backend)?;
         let key = key.value();

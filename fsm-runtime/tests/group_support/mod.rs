@@ -6,7 +6,10 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use fsm_runtime::group::{Change, Subscription};
-use fsm_runtime::store::{MemoryStore, RedbStore, Store, StoreError, WriteOp};
+use fsm_runtime::store::{
+    Committed, Entry, Header, MemoryStore, RedbStore, ScanPage, ScanRequest, Store, StoreError,
+    StoreFuture, WriteOp,
+};
 use fsm_runtime::{ActionResult, Context, EntryResult, Group, fsm};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
@@ -355,6 +358,20 @@ pub fn key(id: u64) -> [u8; 8] {
     id.to_be_bytes()
 }
 
+/// Replaces the stored record of machine `id` (in a group without key prefix) with `bytes`,
+/// keeping its metadata: how the fault tests damage a record.
+pub async fn overwrite_record(store: &DynStore, id: u64, bytes: &[u8]) {
+    let key = key(id);
+    let entry = store.get(&key).await.unwrap().expect("the record exists");
+    let meta = entry.meta.unwrap();
+    let op = WriteOp::Put {
+        key: &key,
+        record: bytes,
+        meta: &meta,
+    };
+    store.commit(&[op]).await.unwrap().result(0).unwrap();
+}
+
 /// Waits for the next entry-failure notification of machine `id`, skipping others.
 pub async fn next_entry_failure(
     subscription: &mut Subscription<JobFsm, u64>,
@@ -387,22 +404,27 @@ impl FaultyStore {
 }
 
 impl Store for FaultyStore {
-    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+    fn get<'a>(&'a self, key: &'a [u8]) -> StoreFuture<'a, Option<Entry>> {
         self.inner.get(key)
     }
 
-    fn put(&self, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
-        self.check()?;
-        self.inner.put(key, value)
+    fn scan<'a>(&'a self, request: ScanRequest<'a>) -> StoreFuture<'a, ScanPage> {
+        self.inner.scan(request)
     }
 
-    fn scan(&self, prefix: &[u8], visit: &mut dyn FnMut(&[u8], &[u8])) -> Result<(), StoreError> {
-        self.inner.scan(prefix, visit)
+    fn commit<'a>(&'a self, ops: &'a [WriteOp<'a>]) -> StoreFuture<'a, Committed> {
+        match self.check() {
+            Ok(()) => self.inner.commit(ops),
+            Err(error) => Box::pin(std::future::ready(Err(error))),
+        }
     }
 
-    fn write_batch(&self, ops: &[WriteOp<'_>]) -> Result<(), StoreError> {
-        self.check()?;
-        self.inner.write_batch(ops)
+    fn header<'a>(&'a self, prefix: &'a [u8]) -> StoreFuture<'a, Option<Header>> {
+        self.inner.header(prefix)
+    }
+
+    fn close(&self) -> StoreFuture<'_, ()> {
+        self.inner.close()
     }
 
     fn prefers_group_commit(&self) -> bool {
