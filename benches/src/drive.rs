@@ -238,6 +238,7 @@ pub async fn sequential_runs<C: Codec<Deal>>(
 #[cfg(test)]
 mod tests {
     use fsm_runtime::store::RedbStore;
+    use fsm_runtime::group::Page;
 
     use super::*;
     use crate::deal::{DealStatus, FixedCodec};
@@ -252,7 +253,11 @@ mod tests {
             // The in-memory store writes inline: one commit per applied event.
             assert_eq!(run.commits, run.events);
             group.stop().await;
-            let completed = group.by_status(DealStatus::Completed).unwrap();
+            let completed = group
+                .by_status(DealStatus::Completed, Page::all())
+                .await
+                .unwrap()
+                .items;
             assert_eq!(completed.len(), 10, "{drivers:?}");
         }
     }
@@ -277,7 +282,11 @@ mod tests {
         assert!(run.commits >= 1 && run.commits <= run.events);
         group.stop().await;
         // Reads come from the store: every deal's saved record is complete.
-        let completed = group.by_status(DealStatus::Completed).unwrap();
+        let completed = group
+                .by_status(DealStatus::Completed, Page::all())
+                .await
+                .unwrap()
+                .items;
         assert_eq!(completed.len(), 50);
     }
 

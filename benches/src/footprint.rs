@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use fsm_runtime::Machine;
-use fsm_runtime::store::{MemoryStore, Store, StoreError};
+use fsm_runtime::store::{Filter, MemoryStore, ScanRequest, Store, StoreError};
 
 use crate::deal::{DealFsm, DealInput};
 use crate::drive::{self, DriveError};
@@ -94,11 +94,26 @@ pub async fn measure(machines: u64) -> Result<Footprint, FootprintError> {
     let after_event = resident_bytes()?;
 
     let (mut records, mut keys, mut count) = (0u64, 0u64, 0u64);
-    store.scan(&[], &mut |key, value| {
-        keys += key.len() as u64;
-        records += value.len() as u64;
-        count += 1;
-    })?;
+    let mut after: Option<Vec<u8>> = None;
+    loop {
+        let request = ScanRequest {
+            prefix: &[],
+            filter: Filter::All,
+            after: after.as_deref(),
+            limit: 4096,
+            with_records: true,
+        };
+        let page = store.scan(request).await?;
+        for entry in &page.entries {
+            keys += entry.key.len() as u64;
+            records += entry.record.as_ref().map_or(0, Vec::len) as u64;
+            count += 1;
+        }
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
     group.stop().await;
     let per = |bytes: u64| bytes as f64 / machines.max(1) as f64;
     Ok(Footprint {

@@ -544,9 +544,9 @@ impl<'a> Client<'a> {
     }
 
     /// The deal's saved status.
-    fn saved_status(&self) -> Result<DealStatus, ClientError> {
+    async fn saved_status(&self) -> Result<DealStatus, ClientError> {
         let deal = self.deal();
-        match self.group.get(&deal.0) {
+        match self.group.get(&deal.0).await {
             Ok(Some(state)) => Ok(state.status),
             Ok(None) => Err(ClientError::Read {
                 deal,
@@ -570,7 +570,7 @@ impl<'a> Client<'a> {
         };
         // A status wait may be satisfied already: the store has the last word.
         if matches!(want, Want::Left(_)) {
-            let status = self.saved_status()?;
+            let status = self.saved_status().await?;
             if ProviderFsm::is_final(status) {
                 return Err(Stop::Ended);
             }
@@ -595,7 +595,7 @@ impl<'a> Client<'a> {
                 Err(_) => true,
             };
             if recheck || Instant::now() >= deadline {
-                let status = self.saved_status()?;
+                let status = self.saved_status().await?;
                 if ProviderFsm::is_final(status) {
                     return Err(Stop::Ended);
                 }

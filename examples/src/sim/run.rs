@@ -1,7 +1,7 @@
 //! Running the simulation: the store and data directory, the deal group, the notification
 //! dispatcher, the client workers, and the summary.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Instant;
 
 use fsm_runtime::codec::Codec;
-use fsm_runtime::group::{Change, RecvError, Subscription};
-use fsm_runtime::store::{MemoryStore, RedbStore, Store, WriteOp};
+use fsm_runtime::group::{Change, Page, RecvError, Subscription};
+use fsm_runtime::store::{Filter, MemoryStore, RedbStore, ScanRequest, Store, WriteOp};
 use fsm_runtime::{Group, GroupBuilder, Machine, MachineId};
 use retrieval_provider::{
     ProviderDealState, ProviderDealStateCodec, ProviderFsm, ProviderHandlers,
@@ -33,9 +33,15 @@ pub type SimGroup =
 /// Runs the simulation `config` describes and summarises it.
 pub async fn run(config: &Config) -> Result<Summary, SimError> {
     let started = Instant::now();
-    let (spec, store, store_path) = open_store(config)?;
+    let (spec, store, store_path) = open_store(config).await?;
     let resumed = matches!(config.mode, Mode::Resume);
-    let stored = read_stored(store.as_ref(), spec.deals)?;
+    let Stored {
+        deals: stored,
+        damaged,
+    } = read_stored(store.as_ref(), spec.deals).await?;
+    // A deal whose record cannot be read is reported, and not driven: its client would only
+    // collide with the record that is there.
+    let damaged_ids: HashSet<u64> = damaged.iter().map(|(id, _)| *id).collect();
 
     let links: Vec<Link> = (0..spec.deals)
         .map(|index| {
@@ -51,9 +57,11 @@ pub async fn run(config: &Config) -> Result<Summary, SimError> {
         .count() as u64;
     let work: Vec<u64> = (0..spec.deals)
         .filter(|index| {
-            stored
-                .get(&deal_id(*index).0)
-                .is_none_or(|deal| !ProviderFsm::is_final(deal.status))
+            let id = deal_id(*index).0;
+            !damaged_ids.contains(&id)
+                && stored
+                    .get(&id)
+                    .is_none_or(|deal| !ProviderFsm::is_final(deal.status))
         })
         .collect();
 
@@ -132,31 +140,38 @@ pub async fn run(config: &Config) -> Result<Summary, SimError> {
     dispatcher.abort();
     let elapsed = started.elapsed();
     let counters = group.counters();
-    let listing = group
-        .list()
-        .map_err(|error| SimError::Read(error.to_string()))?;
-    progress.finish(
-        listing
-            .records
-            .iter()
-            .filter(|(_, deal)| ProviderFsm::is_final(deal.status))
-            .count() as u64,
-    );
-
     let mut summary = Summary::new(spec, config.store, store_path.clone());
     summary.resumed = resumed;
     summary.already_final = already_final;
     summary.driven = work.len() as u64;
-    for (id, deal) in &listing.records {
-        let Some(index) = index_of(retrieval_provider::DealId(*id), spec.deals) else {
-            return Err(SimError::ForeignDeal {
-                id: *id,
-                deals: spec.deals,
-            });
-        };
-        summary.record(&DealPlan::generate(spec.seed, index, &spec.mix), deal);
+    // The final check reads the store page by page.
+    let mut finals = 0;
+    let mut page = Some(Page::first(READ_PAGE));
+    while let Some(this) = page.take() {
+        let listing = group
+            .list(this)
+            .await
+            .map_err(|error| SimError::Read(error.to_string()))?;
+        for (id, deal) in &listing.items {
+            let Some(index) = index_of(retrieval_provider::DealId(*id), spec.deals) else {
+                return Err(SimError::ForeignDeal {
+                    id: *id,
+                    deals: spec.deals,
+                });
+            };
+            finals += u64::from(ProviderFsm::is_final(deal.status));
+            summary.record(&DealPlan::generate(spec.seed, index, &spec.mix), deal);
+        }
+        summary
+            .corrupt
+            .extend(listing.errors.iter().map(ToString::to_string));
+        page = listing.next;
     }
-    summary.corrupt = listing.errors.iter().map(ToString::to_string).collect();
+    progress.finish(finals);
+    group
+        .close()
+        .await
+        .map_err(|error| SimError::Read(format!("cannot close the store: {error}")))?;
     summary.client_failures = failures;
     summary.counters = counters;
     summary.elapsed = elapsed;
@@ -194,11 +209,14 @@ async fn dispatch(
     }
 }
 
+/// How many records the simulation reads from the store at a time.
+const READ_PAGE: usize = 1024;
+
 /// A run's plan, its store, and the store's file (for a durable run).
 type Opened = (PlanSpec, Arc<dyn Store>, Option<PathBuf>);
 
 /// The plan and the store of the run, preparing the data directory for a durable one.
-fn open_store(config: &Config) -> Result<Opened, SimError> {
+async fn open_store(config: &Config) -> Result<Opened, SimError> {
     match (config.store, config.mode) {
         (StoreKind::Memory, Mode::Fresh(spec)) => {
             spec.mix.validate()?;
@@ -213,9 +231,9 @@ fn open_store(config: &Config) -> Result<Opened, SimError> {
                 .as_deref()
                 .ok_or(SimError::MissingDatabaseUrl)?;
             let spec = plan_in_data_dir(config, mode)?;
-            let store = fsm_postgres::PgStore::connect(url, POSTGRES_GROUP)?;
+            let store = fsm_postgres::PgStore::connect(url, POSTGRES_GROUP).await?;
             if matches!(mode, Mode::Fresh(_)) {
-                clear_group(&store)?;
+                clear_group(&store).await?;
             }
             Ok((spec, Arc::new(store), None))
         }
@@ -223,10 +241,15 @@ fn open_store(config: &Config) -> Result<Opened, SimError> {
             let spec = plan_in_data_dir(config, mode)?;
             let dir = &config.data_dir;
             let path = manifest::store_path(dir);
-            let store = RedbStore::open(&path).map_err(|source| SimError::Store {
-                path: path.clone(),
-                source,
-            })?;
+            // Opening reads (and after a crash repairs) the file: off the async threads.
+            let opening = path.clone();
+            let store = tokio::task::spawn_blocking(move || RedbStore::open(opening))
+                .await
+                .map_err(|error| SimError::Read(format!("opening the store failed: {error}")))?
+                .map_err(|source| SimError::Store {
+                    path: path.clone(),
+                    source,
+                })?;
             Ok((spec, Arc::new(store), Some(path)))
         }
     }
@@ -252,13 +275,29 @@ fn plan_in_data_dir(config: &Config, mode: Mode) -> Result<PlanSpec, SimError> {
 
 /// Removes an earlier run's records from the PostgreSQL group, as a fresh redb run starts from
 /// a new file.
-fn clear_group(store: &fsm_postgres::PgStore) -> Result<(), SimError> {
-    let mut keys = Vec::new();
-    store
-        .scan(&[], &mut |key, _| keys.push(key.to_vec()))
-        .map_err(SimError::Clear)?;
-    let ops: Vec<WriteOp<'_>> = keys.iter().map(|key| WriteOp::Delete { key }).collect();
-    store.write_batch(&ops).map_err(SimError::Clear)
+async fn clear_group(store: &fsm_postgres::PgStore) -> Result<(), SimError> {
+    loop {
+        let request = ScanRequest {
+            prefix: &[],
+            filter: Filter::All,
+            after: None,
+            limit: READ_PAGE,
+            with_records: true,
+        };
+        let page = store.scan(request).await.map_err(SimError::Clear)?;
+        if page.entries.is_empty() {
+            return Ok(());
+        }
+        let ops: Vec<WriteOp<'_>> = page
+            .entries
+            .iter()
+            .map(|entry| WriteOp::Delete { key: &entry.key })
+            .collect();
+        let committed = store.commit(&ops).await.map_err(SimError::Clear)?;
+        for index in 0..ops.len() {
+            committed.result(index).map_err(SimError::Clear)?;
+        }
+    }
 }
 
 /// Creates the data directory, or empties one that holds an earlier run. Refuses a directory
@@ -288,35 +327,51 @@ fn prepare_fresh(dir: &Path) -> Result<(), SimError> {
     Ok(())
 }
 
-/// The deals already in the store, by id. Every id must belong to the plan.
-fn read_stored(store: &dyn Store, deals: u64) -> Result<HashMap<u64, ProviderDealState>, SimError> {
-    let mut stored = HashMap::new();
-    let mut failure = None;
-    store
-        .scan(&[], &mut |key, value| {
-            if failure.is_some() {
-                return;
-            }
-            let decoded = u64::from_key(key)
-                .map_err(|e| SimError::Read(e.to_string()))
-                .and_then(|id| {
-                    index_of(retrieval_provider::DealId(id), deals)
-                        .ok_or(SimError::ForeignDeal { id, deals })?;
-                    let deal = ProviderDealStateCodec
-                        .decode(value)
-                        .map_err(|e| SimError::Read(format!("deal {id}: {e}")))?;
-                    Ok((id, deal))
-                });
-            match decoded {
-                Ok((id, deal)) => {
-                    stored.insert(id, deal);
+/// What the store held when the run started.
+struct Stored {
+    /// The deals that could be read, by id.
+    deals: HashMap<u64, ProviderDealState>,
+    /// The deals whose record cannot be read, with why.
+    damaged: Vec<(u64, String)>,
+}
+
+/// The deals already in the store, by id, read page by page. Every id must belong to the plan;
+/// a record that cannot be decoded is reported by id, not fatal.
+async fn read_stored(store: &dyn Store, deals: u64) -> Result<Stored, SimError> {
+    let mut stored = Stored {
+        deals: HashMap::new(),
+        damaged: Vec::new(),
+    };
+    let mut after: Option<Vec<u8>> = None;
+    loop {
+        let request = ScanRequest {
+            prefix: &[],
+            filter: Filter::All,
+            after: after.as_deref(),
+            limit: READ_PAGE,
+            with_records: true,
+        };
+        let page = store
+            .scan(request)
+            .await
+            .map_err(|e| SimError::Read(e.to_string()))?;
+        for entry in page.entries {
+            let id = u64::from_key(&entry.key).map_err(|e| SimError::Read(e.to_string()))?;
+            index_of(retrieval_provider::DealId(id), deals)
+                .ok_or(SimError::ForeignDeal { id, deals })?;
+            let Some(record) = entry.record else {
+                continue;
+            };
+            match ProviderDealStateCodec.decode(&record) {
+                Ok(deal) => {
+                    stored.deals.insert(id, deal);
                 }
-                Err(error) => failure = Some(error),
+                Err(error) => stored.damaged.push((id, error.to_string())),
             }
-        })
-        .map_err(|e| SimError::Read(e.to_string()))?;
-    match failure {
-        Some(error) => Err(error),
-        None => Ok(stored),
+        }
+        match page.next {
+            Some(next) => after = Some(next),
+            None => return Ok(stored),
+        }
     }
 }

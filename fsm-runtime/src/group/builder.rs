@@ -249,6 +249,7 @@ where
             committer,
             stopping: AtomicBool::new(false),
             stopped: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
             active: AtomicUsize::new(0),
             idle: Notify::new(),
             record_len_hint: AtomicUsize::new(0),

@@ -116,6 +116,8 @@ pub(super) struct Shared<M: Machine, H, I: MachineId, S, C> {
     pub(super) committer: Option<Committer>,
     pub(super) stopping: AtomicBool,
     pub(super) stopped: AtomicBool,
+    /// Set by [`Group::close`](super::Group::close): reads fail with `Closed`.
+    pub(super) closed: AtomicBool,
     /// Machine tasks (and `begin`s) in flight.
     pub(super) active: AtomicUsize,
     pub(super) idle: Notify,
@@ -170,7 +172,7 @@ where
     }
 
     /// The metadata of a machine whose record is `state`.
-    pub(super) fn meta_for(&self, state: &M::State, last_active_ms: u64, failure: Option<Failure>) -> Meta {
+    pub(super) fn meta_for(&self, state: &M::State, last_active_ms: u64, failure: Option<Box<Failure>>) -> Meta {
         let status = M::status(state);
         Meta {
             status: self.names.name(status),

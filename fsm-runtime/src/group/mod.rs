@@ -445,6 +445,9 @@ where
     /// Whether machine `id` exists (in memory or in the store).
     pub async fn has(&self, id: &I) -> Result<bool, ReadError<I>> {
         let shared = &*self.shared;
+        if shared.closed.load(Ordering::SeqCst) {
+            return Err(ReadError::Store(StoreError::Closed));
+        }
         let in_memory = shared
             .lock(shared.shard_of(id))
             .get(id)
@@ -667,6 +670,7 @@ where
     /// too; to end one group of several, [`Group::stop`] it instead.
     pub async fn close(&self) -> Result<(), StoreError> {
         self.stop().await;
+        self.shared.closed.store(true, Ordering::SeqCst);
         self.shared.store.close().await
     }
 }

@@ -149,7 +149,7 @@ where
                     at_ms: now_ms(),
                     halted: shared.policy == EntryErrorPolicy::Terminal,
                 };
-                let meta = shared.meta_for(&state, last_active_ms, Some(record));
+                let meta = shared.meta_for(&state, last_active_ms, Some(Box::new(record)));
                 let key = key.get_or_insert_with(|| shared.key(&id));
                 if let Err(error) = shared.save_meta(key, meta).await {
                     tracing::error!(machine = M::NAME, id = %id.display(), %error, "cannot record an entry func failure in the store");

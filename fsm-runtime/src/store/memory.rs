@@ -424,13 +424,13 @@ mod tests {
         let store = MemoryStore::new();
         let healthy = meta("S");
         let mut failed = meta("S");
-        failed.failure = Some(Failure {
+        failed.failure = Some(Box::new(Failure {
             kind: FailureKind::EntryFuncError,
             status: "S".into(),
             error: "no".into(),
             at_ms: 1,
             halted: false,
-        });
+        }));
         store.commit(&[put(b"m", b"r", &healthy)]).await.unwrap();
         let committed = store
             .commit(&[

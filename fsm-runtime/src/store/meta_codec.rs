@@ -74,13 +74,13 @@ pub(crate) fn decode_meta(bytes: &[u8]) -> Result<Meta, MetaError> {
             let error = reader.utf8(error_len)?;
             let at_ms = reader.u64()?;
             let halted = reader.u8()? != 0;
-            Some(Failure {
+            Some(Box::new(Failure {
                 kind,
                 status: Cow::Owned(status),
                 error: error.into(),
                 at_ms,
                 halted,
-            })
+            }))
         } else {
             None
         };
@@ -201,12 +201,14 @@ mod tests {
             status: Cow::Borrowed("Ongoing"),
             is_final: false,
             last_active_ms: 1_765_000_000_123,
-            failure: failure.then(|| Failure {
-                kind: FailureKind::EntryFuncPanic,
-                status: Cow::Borrowed("Unsealing"),
-                error: "boom: ünïcode".into(),
-                at_ms: 42,
-                halted: true,
+            failure: failure.then(|| {
+                Box::new(Failure {
+                    kind: FailureKind::EntryFuncPanic,
+                    status: Cow::Borrowed("Unsealing"),
+                    error: "boom: ünïcode".into(),
+                    at_ms: 42,
+                    halted: true,
+                })
             }),
             record_version: 3,
         }

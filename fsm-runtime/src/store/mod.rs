@@ -128,8 +128,9 @@ pub struct Meta {
     /// When the machine was created or last applied an event, in milliseconds since the Unix
     /// epoch.
     pub last_active_ms: u64,
-    /// The machine's failure record, if its last entry func failed.
-    pub failure: Option<Failure>,
+    /// The machine's failure record, if its last entry func failed (boxed: failures are rare,
+    /// and the metadata of a healthy machine stays small).
+    pub failure: Option<Box<Failure>>,
     /// The version of the record's layout (0 unless the machine declares versions).
     pub record_version: u32,
 }

@@ -636,6 +636,28 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_panic_inside_a_call_fails_the_store_until_it_is_reopened() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.redb");
+        let store = RedbStore::open(&path).unwrap();
+        let panicked = store
+            .run("testing the guard", |_| -> Result<(), StoreError> {
+                panic!("simulated damage")
+            })
+            .await;
+        match panicked {
+            Err(StoreError::Failed(reason)) => {
+                assert!(reason.contains("simulated damage"), "{reason}");
+            }
+            other => panic!("expected a failed store, got {other:?}"),
+        }
+        assert!(matches!(store.get(b"k").await, Err(StoreError::Failed(_))));
+        store.close().await.unwrap();
+        let reopened = RedbStore::open(&path).unwrap();
+        assert_eq!(reopened.get(b"k").await.unwrap(), None);
+    }
+
+    #[tokio::test]
     async fn closed_store_refuses_calls_and_releases_the_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("db.redb");
