@@ -15,7 +15,7 @@ use fsm_examples::sim::plan::DealPlan;
 use fsm_examples::sim::{FaultMix, PlanSpec};
 use fsm_runtime::Machine;
 use fsm_runtime::codec::Codec;
-use fsm_runtime::store::{RedbStore, Store};
+use fsm_runtime::store::{Filter, RedbStore, ScanRequest, Store, WriteOp};
 use retrieval_provider::{DealStatus, ProviderDealStateCodec, ProviderFsm};
 
 const SEED: u64 = 9;
@@ -73,16 +73,37 @@ fn kill_after(mut child: Child, data_dir: &Path, run_for: Duration) -> bool {
 
 /// Every stored deal's status, by deal id, read straight from the redb file.
 fn stored_statuses(data_dir: &Path) -> BTreeMap<u64, DealStatus> {
+    stored_statuses_but(data_dir, None)
+}
+
+/// [`stored_statuses`] without deal `skip` (whose record a test damaged).
+fn stored_statuses_but(data_dir: &Path, skip: Option<u64>) -> BTreeMap<u64, DealStatus> {
     let store = RedbStore::open(manifest::store_path(data_dir)).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
     let mut statuses = BTreeMap::new();
-    store
-        .scan(&[], &mut |key, value| {
-            let id = u64::from_be_bytes(key.try_into().unwrap());
-            let deal = ProviderDealStateCodec.decode(value).unwrap();
+    runtime.block_on(async {
+        let request = ScanRequest {
+            prefix: &[],
+            filter: Filter::All,
+            after: None,
+            limit: usize::MAX,
+            with_records: true,
+        };
+        for entry in store.scan(request).await.unwrap().entries {
+            let id = u64::from_be_bytes(entry.key.as_slice().try_into().unwrap());
+            if Some(id) == skip {
+                continue;
+            }
+            let deal = ProviderDealStateCodec
+                .decode(&entry.record.unwrap())
+                .unwrap();
             // A map: a key seen twice would show up as a lost deal below.
             assert!(statuses.insert(id, deal.status).is_none());
-        })
-        .unwrap();
+        }
+        store.close().await.unwrap();
+    });
     statuses
 }
 
@@ -93,31 +114,84 @@ fn unfinished(spec: &PlanSpec, statuses: &BTreeMap<u64, DealStatus>) -> usize {
         .count()
 }
 
-#[test]
-fn killed_runs_resume_to_the_planned_end() {
-    let dir = tempfile::tempdir().unwrap();
-    let data_dir = dir.path().join("data");
+/// Replaces deal `id`'s stored record with bytes that do not decode, keeping its metadata.
+fn damage_record(data_dir: &Path, id: u64) {
+    let store = RedbStore::open(manifest::store_path(data_dir)).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let key = id.to_be_bytes();
+        let meta = store.get(&key).await.unwrap().unwrap().meta.unwrap();
+        let op = WriteOp::Put {
+            key: &key,
+            record: &[0xff, 0x00, 0x13],
+            meta: &meta,
+        };
+        store.commit(&[op]).await.unwrap().result(0).unwrap();
+        store.close().await.unwrap();
+    });
+}
 
-    // 1. A fresh run, killed while it still has unfinished deals. A machine fast enough to
-    //    finish before the kill gets a bigger run.
+/// A fresh run killed while it still has unfinished deals (a machine fast enough to finish
+/// before the kill gets a bigger run), and its plan.
+fn killed_fresh_run(data_dir: &Path) -> PlanSpec {
     let mut deals = 120;
-    let spec = loop {
+    loop {
         let killed = kill_after(
-            spawn_fresh(&data_dir, deals),
-            &data_dir,
+            spawn_fresh(data_dir, deals),
+            data_dir,
             Duration::from_millis(600),
         );
-        let spec = manifest::read(&data_dir).unwrap();
+        let spec = manifest::read(data_dir).unwrap();
         assert_eq!((spec.deals, spec.seed), (deals, SEED));
-        if killed && unfinished(&spec, &stored_statuses(&data_dir)) > 0 {
-            break spec;
+        if killed && unfinished(&spec, &stored_statuses(data_dir)) > 0 {
+            return spec;
         }
         assert!(
             deals < 120 * 32,
             "the run always finished before it was killed"
         );
         deals *= 2;
-    };
+    }
+}
+
+#[test]
+fn a_damaged_record_is_reported_by_id_and_the_rest_finish() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let spec = killed_fresh_run(&data_dir);
+    let before = stored_statuses(&data_dir);
+    let (&victim, _) = before
+        .iter()
+        .find(|(_, status)| !ProviderFsm::is_final(**status))
+        .unwrap();
+    damage_record(&data_dir, victim);
+
+    let output = sim(&data_dir).arg("--resume").output().unwrap();
+    let text = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(!output.status.success(), "{text}");
+    assert!(text.contains(&format!("machine {victim}")), "{text}");
+    // Every other planned deal was finished.
+    let after = stored_statuses_but(&data_dir, Some(victim));
+    let unfinished: Vec<u64> = (1..=spec.deals)
+        .filter(|id| *id != victim)
+        .filter(|id| !after.get(id).is_some_and(|s| ProviderFsm::is_final(*s)))
+        .collect();
+    assert!(unfinished.is_empty(), "unfinished: {unfinished:?}\n{text}");
+}
+
+#[test]
+fn killed_runs_resume_to_the_planned_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+
+    // 1. A fresh run, killed while it still has unfinished deals.
+    let spec = killed_fresh_run(&data_dir);
     let before = stored_statuses(&data_dir);
     let left = unfinished(&spec, &before);
     assert!(left > 0);

@@ -10,12 +10,11 @@ mod group_support;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-use fsm_runtime::group::Page;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use fsm_runtime::Group;
-use fsm_runtime::group::BeginError;
+use fsm_runtime::group::{BeginError, Page};
 use fsm_runtime::store::RedbStore;
 use group_support::*;
 
@@ -115,7 +114,8 @@ fn verify(path: &std::path::Path, acked: &mut HashMap<u64, u64>) {
             );
             *count = job.count;
         }
-        group.stop().await;
+        // Released before the next child opens the file.
+        group.close().await.unwrap();
     });
 }
 
@@ -195,5 +195,6 @@ fn crash_kill_and_recover() {
         let listing = group.list(Page::all()).await.unwrap();
         assert_eq!(listing.items.len() as u64, MACHINES);
         assert!(listing.items.iter().all(|(_, job)| job.count >= 1));
+        group.close().await.unwrap();
     });
 }

@@ -9,8 +9,8 @@ mod group_support;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use fsm_runtime::group::Page;
 use fsm_runtime::Group;
+use fsm_runtime::group::Page;
 use fsm_runtime::group::{BeginError, ReadError, SendError};
 use group_support::*;
 
@@ -47,7 +47,14 @@ async fn handler_panicking_in_one_percent_of_machines(backend: Backend) {
         group.send(id, JobInput::Start).await.unwrap();
     }
     group.stop().await;
-    let mut panicked: Vec<u64> = group.failures(Page::all()).await.unwrap().items.iter().map(|f| f.id).collect();
+    let mut panicked: Vec<u64> = group
+        .failures(Page::all())
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .map(|f| f.id)
+        .collect();
     panicked.sort();
     assert_eq!(panicked, vec![7, 107, 207, 307]);
     for id in 0..machines {
@@ -56,7 +63,11 @@ async fn handler_panicking_in_one_percent_of_machines(backend: Backend) {
         } else {
             Status::Done
         };
-        assert_eq!(group.get(&id).await.unwrap().unwrap().status, expected, "{id}");
+        assert_eq!(
+            group.get(&id).await.unwrap().unwrap().status,
+            expected,
+            "{id}"
+        );
     }
     assert_eq!(group.counters().entry_errors, 4);
 }

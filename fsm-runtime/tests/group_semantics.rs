@@ -162,7 +162,10 @@ async fn action_panic_leaves_record_unchanged(backend: Backend) {
     assert_eq!(group.get(&1).await.unwrap().unwrap(), before);
     group.send_sync(1, JobInput::Start).await.unwrap();
     group.send_sync(2, JobInput::Start).await.unwrap();
-    assert_eq!(group.get(&2).await.unwrap().unwrap().status, Status::Running);
+    assert_eq!(
+        group.get(&2).await.unwrap().unwrap().status,
+        Status::Running
+    );
     assert_eq!(group.counters().events_rejected, 1);
 }
 
@@ -314,7 +317,10 @@ async fn entry_func_errors_are_recorded_and_do_not_freeze(backend: Backend) {
     group.send_sync(1, JobInput::Pause).await.unwrap();
     group.send_sync(2, JobInput::Start).await.unwrap();
     group.stop().await;
-    assert_eq!(group.get(&1).await.unwrap().unwrap().status, Status::Waiting);
+    assert_eq!(
+        group.get(&1).await.unwrap().unwrap().status,
+        Status::Waiting
+    );
     // A successful entry func clears the recorded failure.
     assert!(group.failures(Page::all()).await.unwrap().items.is_empty());
 }
@@ -436,7 +442,10 @@ async fn saved_before_reply_and_notification(backend: Backend) {
     // Reopening the store shows the same record.
     group.stop().await;
     let reopened = backend.job_group(&env).await;
-    assert_eq!(reopened.get(&1).await.unwrap().unwrap().status, Status::Running);
+    assert_eq!(
+        reopened.get(&1).await.unwrap().unwrap().status,
+        Status::Running
+    );
 }
 
 async fn stop_finishes_queued_work(backend: Backend) {
@@ -452,7 +461,10 @@ async fn stop_finishes_queued_work(backend: Backend) {
     group.stop().await;
     assert!(group.is_stopped());
     for id in 0..8 {
-        assert_eq!(group.get(&id).await.unwrap().unwrap().count, (0..25).sum::<u64>());
+        assert_eq!(
+            group.get(&id).await.unwrap().unwrap().count,
+            (0..25).sum::<u64>()
+        );
     }
     let error = group.send(0, JobInput::Tick(1)).await.unwrap_err();
     assert!(matches!(error, SendError::Stopped { id: 0, .. }));
@@ -475,14 +487,26 @@ async fn introspection_by_status_and_idle(backend: Backend) {
         group.send_sync(id, JobInput::Start).await.unwrap();
     }
     group.send_sync(0, JobInput::Finish).await.unwrap();
-    let mut running = group.by_status(Status::Running, Page::all()).await.unwrap().items;
+    let mut running = group
+        .by_status(Status::Running, Page::all())
+        .await
+        .unwrap()
+        .items;
     running.sort();
     assert_eq!(running, vec![1, 2]);
-    let mut new = group.by_status(Status::New, Page::all()).await.unwrap().items;
+    let mut new = group
+        .by_status(Status::New, Page::all())
+        .await
+        .unwrap()
+        .items;
     new.sort();
     assert_eq!(new, vec![3, 4, 5]);
     group.stop().await;
-    let mut idle = group.idle_longer_than(Duration::ZERO, Page::all()).await.unwrap().items;
+    let mut idle = group
+        .idle_longer_than(Duration::ZERO, Page::all())
+        .await
+        .unwrap()
+        .items;
     idle.sort();
     assert_eq!(idle, vec![1, 2, 3, 4, 5]);
     assert!(

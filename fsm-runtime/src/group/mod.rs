@@ -1,5 +1,5 @@
 //! The durable, async state group: many machines of one [`Machine`] type, keyed by id, persisted
-//! in a [`Store`], run on tokio (design §3–4).
+//! in a [`Store`], run on tokio.
 //!
 //! # Model
 //!
@@ -11,25 +11,27 @@
 //! * **No group-wide lock.** A send locks one shard for a queue push. Go holds one group mutex
 //!   across every `Send`, so a slow machine stalls all of them; here nothing does.
 //! * **Save before reply.** Each round (one event, or a whole batch in consume-all mode) is
-//!   applied to the machine's state, encoded with the group's [`Codec`] and saved; only then
-//!   are `send_sync` callers answered, subscribers notified and entry funcs started. If the
-//!   save fails, the round is rolled back to the saved record and every applied sender gets
+//!   applied to the machine's state, encoded with the group's [`Codec`] and saved together with
+//!   the machine's engine metadata (status, last activity; see [`crate::store`]); only then are
+//!   `send_sync` callers answered, subscribers notified and entry funcs started. If the save
+//!   fails, the round is rolled back to the saved record and every applied sender gets
 //!   [`SendError::Store`]: nothing is half-applied.
 //! * **Group commit.** With a store that
-//!   [prefers group commit](crate::store::Store::prefers_group_commit) (redb), a committer
-//!   thread collects the pending writes of all machines and commits them in one transaction,
-//!   then acknowledges each. The in-memory store is written inline.
+//!   [prefers group commit](crate::store::Store::prefers_group_commit) (redb, PostgreSQL), a
+//!   committer task collects the pending writes of all machines and commits them in one
+//!   [`Store::commit`], then acknowledges each. The in-memory store is written inline.
 //! * **Entry funcs** run on the machine's task, after the save, with a borrow of the saved
 //!   state (no copy). Inputs they trigger through [`Context`](crate::Context) join the back of
 //!   the queue when the func returns (FIFO behind inputs that arrived meanwhile). Errors and
-//!   panics (in entry funcs and actions) are caught, counted, recorded on the machine
-//!   ([`Group::entry_failures`]) and sent to subscribers; the [`EntryErrorPolicy`] decides
-//!   whether the machine keeps accepting events. Inputs triggered by a failed entry func are
-//!   still applied under `KeepGoing` and dropped under `Terminal`.
+//!   panics (in entry funcs and actions) are caught and counted; an entry func's failure is
+//!   written to the store as the machine's failure record ([`Group::failures`]) before
+//!   subscribers hear of it; the [`EntryErrorPolicy`] decides whether the machine keeps
+//!   accepting events. Inputs triggered by a failed entry func are still applied under
+//!   `KeepGoing` and dropped under `Terminal`.
 //! * **Finality** ends a machine: inputs queued behind the final event and sent later get
 //!   [`SendError::Terminated`] with the input handed back; the record stays readable.
 //!
-//! # Decisions the design leaves open
+//! # Decisions
 //!
 //! * **No implicit creation.** Sending to an id that does not exist is
 //!   [`SendError::UnknownId`]; Go instead creates and persists a zero record. Machines are
@@ -37,16 +39,32 @@
 //!   id exists in memory or in the store.
 //! * **No group-wide send lock** (see above). Sends from one task to one machine are applied in
 //!   send order; concurrent senders to one machine are ordered by their shard-lock acquisition.
-//! * **Reads come from the store.** [`Group::get`], [`Group::list`] and the introspection
-//!   queries decode stored records, so they see exactly what was saved (never a half-applied
-//!   batch). They are synchronous store reads.
-//! * **Entry-func errors and halts live in memory.** They are not part of the record (whose
-//!   bytes other implementations may read), so a restart forgets them; resume on open re-runs
-//!   the entry func instead.
-//! * **Stop** rejects new `begin`/`send` calls with a "stopped" error, lets every machine task
-//!   finish its queue and entry funcs (including inputs they trigger), then commits and closes
-//!   the committer. Reads keep working. An entry func that triggers events forever keeps
-//!   `stop` waiting.
+//! * **Reads come from the store, asynchronously.** [`Group::get`], [`Group::list`] and the
+//!   queries read what was saved (never a half-applied batch); none blocks a tokio worker
+//!   thread. Listings and queries are paged ([`Page`]): memory stays bounded however many
+//!   machines there are.
+//! * **Queries use the metadata, not the records.** [`Group::by_status`] reads the store's
+//!   status index (a page costs the machines it returns); [`Group::failures`] reads the failure
+//!   index; [`Group::idle_longer_than`] reads the metadata of the non-final machines (no record
+//!   is decoded) and compares their stored last-activity time, so the answer is the same after
+//!   a restart. Times are wall-clock milliseconds: a clock that jumps moves them too.
+//! * **Damage is reported, never hidden.** A key that is not an id, a record that does not
+//!   decode or damaged metadata is one entry of [`Listing::errors`] (or of
+//!   [`ResumeReport::errors`]); the other machines of the page are still returned.
+//! * **Failure records and halts live in the store**, beside the record (whose bytes stay
+//!   exactly what the codec wrote, so other implementations can still read them). They survive
+//!   a restart: a halted machine stays halted, and is not resumed. A machine's failure record
+//!   is cleared when it applies a later event.
+//! * **Each group has a header** in its store (format, group name, codec name), one per key
+//!   prefix. A prefix holding another group's records, records written with another codec or
+//!   by a newer version is refused at open; records without a header (a store written by an
+//!   older version) are opened only through [`GroupBuilder::upgrade_unversioned`].
+//! * **Stop and close.** [`Group::stop`] rejects new `begin`/`send` calls with a "stopped"
+//!   error, lets every machine task finish its queue and entry funcs (including inputs they
+//!   trigger), commits the last writes and waits for the committer to exit. Reads keep
+//!   working. [`Group::close`] stops, then releases the store (a redb file can be opened again
+//!   as soon as it returns); reads then fail with [`StoreError::Closed`]. An entry func that
+//!   triggers events forever keeps `stop` waiting.
 //! * **Re-entrancy.** An entry func may call [`Group::send`] on any machine. Calling
 //!   [`Group::send_sync`] on its own machine deadlocks (the machine is busy until the func
 //!   returns), as in Go; use [`Context::trigger`](crate::Context::trigger).

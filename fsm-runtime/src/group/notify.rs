@@ -48,7 +48,7 @@ pub struct Notification<M: Machine, I> {
 
 /// What a [`Notification`] reports.
 pub enum Change<M: Machine> {
-    /// An event was applied and saved (sent after the save, design §3.8).
+    /// An event was applied and saved (sent only after the save).
     Applied {
         /// The transition summary.
         applied: AppliedOf<M>,

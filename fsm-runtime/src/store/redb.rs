@@ -246,115 +246,117 @@ impl OwnedOp {
 
 fn commit_ops(db: &Database, ops: &[OwnedOp]) -> Result<Committed, StoreError> {
     let txn = db.begin_write().map_err(backend)?;
-    let mut refused: Option<Vec<Result<(), StoreError>>> = None;
-    let mut bytes = Vec::new();
-    for (position, op) in ops.iter().enumerate() {
-        let outcome = match op {
-            OwnedOp::Put(key, record, meta) => {
-                txn.open_table(RECORDS)
-                    .map_err(backend)?
-                    .insert(key.as_slice(), record.as_slice())
-                    .map_err(backend)?;
-                put_meta(&txn, key, meta, &mut bytes)
+    let refused = {
+        let mut tables = WriteTables::open(&txn)?;
+        let mut refused: Option<Vec<Result<(), StoreError>>> = None;
+        for (position, op) in ops.iter().enumerate() {
+            if let Err(error) = tables.apply(op)? {
+                refused.get_or_insert_with(|| vec![Ok(()); ops.len()])[position] = Err(error);
             }
-            OwnedOp::PutMeta(key, meta) => {
-                let exists = txn
-                    .open_table(RECORDS)
-                    .map_err(backend)?
-                    .get(key.as_slice())
-                    .map_err(backend)?
-                    .is_some();
-                if exists {
-                    put_meta(&txn, key, meta, &mut bytes)
-                } else {
-                    Ok(Err(StoreError::damaged("no record to attach metadata to")))
-                }
-            }
-            OwnedOp::Delete(key) => {
-                txn.open_table(RECORDS)
-                    .map_err(backend)?
-                    .remove(key.as_slice())
-                    .map_err(backend)?;
-                let old = take_meta(&txn, key)?;
-                unindex(&txn, key, old.as_ref())?;
-                Ok(Ok(()))
-            }
-            OwnedOp::PutHeader(prefix, header) => {
-                bytes.clear();
-                encode_header(header, &mut bytes);
-                txn.open_table(HEADERS)
-                    .map_err(backend)?
-                    .insert(prefix.as_slice(), bytes.as_slice())
-                    .map_err(backend)?;
-                Ok(Ok(()))
-            }
-        };
-        if let Err(error) = outcome? {
-            refused.get_or_insert_with(|| vec![Ok(()); ops.len()])[position] = Err(error);
         }
-    }
+        refused
+    };
     // Dropping an uncommitted transaction on the error paths above aborts it: all or nothing.
     txn.commit().map_err(backend)?;
     Ok(refused.map_or_else(Committed::all, Committed::each))
 }
 
-/// The decodable metadata at `key`, removed. Undecodable metadata is removed as well (and its
-/// index entries, which cannot be found, are skipped by readers as stale).
-fn take_meta(txn: &WriteTransaction, key: &[u8]) -> Result<Option<Meta>, StoreError> {
-    let mut table = txn.open_table(META).map_err(backend)?;
-    let old = table.remove(key).map_err(backend)?;
-    Ok(old.and_then(|bytes| decode_meta(bytes.value()).ok()))
+/// The tables of one write transaction, each opened once per commit.
+struct WriteTables<'txn> {
+    records: redb::Table<'txn, &'static [u8], &'static [u8]>,
+    meta: redb::Table<'txn, &'static [u8], &'static [u8]>,
+    by_status: redb::Table<'txn, (&'static str, &'static [u8]), ()>,
+    failed: redb::Table<'txn, &'static [u8], ()>,
+    headers: redb::Table<'txn, &'static [u8], &'static [u8]>,
+    /// A scratch buffer for encoded metadata and headers.
+    bytes: Vec<u8>,
 }
 
-/// Writes `meta` at `key` and moves its index entries. The outer error fails the commit; the
-/// inner one refuses this write alone.
-fn put_meta(
-    txn: &WriteTransaction,
-    key: &[u8],
-    meta: &Meta,
-    bytes: &mut Vec<u8>,
-) -> Result<Result<(), StoreError>, StoreError> {
-    bytes.clear();
-    encode_meta(meta, bytes);
-    let old = {
-        let mut table = txn.open_table(META).map_err(backend)?;
-        let old = table.insert(key, bytes.as_slice()).map_err(backend)?;
-        old.and_then(|old| decode_meta(old.value()).ok())
-    };
-    let same_status = old.as_ref().is_some_and(|old| old.status == meta.status);
-    let same_failure = old
-        .as_ref()
-        .is_some_and(|old| old.failure.is_some() == meta.failure.is_some());
-    if !same_status {
-        let mut index = txn.open_table(BY_STATUS).map_err(backend)?;
-        if let Some(old) = &old {
-            index.remove((old.status.as_ref(), key)).map_err(backend)?;
-        }
-        index.insert((meta.status.as_ref(), key), ()).map_err(backend)?;
+impl<'txn> WriteTables<'txn> {
+    fn open(txn: &'txn WriteTransaction) -> Result<Self, StoreError> {
+        Ok(Self {
+            records: txn.open_table(RECORDS).map_err(backend)?,
+            meta: txn.open_table(META).map_err(backend)?,
+            by_status: txn.open_table(BY_STATUS).map_err(backend)?,
+            failed: txn.open_table(FAILED).map_err(backend)?,
+            headers: txn.open_table(HEADERS).map_err(backend)?,
+            bytes: Vec::new(),
+        })
     }
-    if !same_failure {
-        let mut failed = txn.open_table(FAILED).map_err(backend)?;
-        if meta.failure.is_some() {
-            failed.insert(key, ()).map_err(backend)?;
-        } else {
-            failed.remove(key).map_err(backend)?;
-        }
-    }
-    Ok(Ok(()))
-}
 
-fn unindex(txn: &WriteTransaction, key: &[u8], old: Option<&Meta>) -> Result<(), StoreError> {
-    if let Some(old) = old {
-        txn.open_table(BY_STATUS)
+    /// Applies one write. The outer error fails the commit; the inner one refuses this write
+    /// alone.
+    fn apply(&mut self, op: &OwnedOp) -> Result<Result<(), StoreError>, StoreError> {
+        match op {
+            OwnedOp::Put(key, record, meta) => {
+                self.records
+                    .insert(key.as_slice(), record.as_slice())
+                    .map_err(backend)?;
+                self.put_meta(key, meta)?;
+            }
+            OwnedOp::PutMeta(key, meta) => {
+                if self.records.get(key.as_slice()).map_err(backend)?.is_none() {
+                    return Ok(Err(StoreError::damaged("no record to attach metadata to")));
+                }
+                self.put_meta(key, meta)?;
+            }
+            OwnedOp::Delete(key) => {
+                self.records.remove(key.as_slice()).map_err(backend)?;
+                // Undecodable metadata is removed as well; its index entries cannot be found,
+                // and readers skip them as stale.
+                let old = self.meta.remove(key.as_slice()).map_err(backend)?;
+                let old = old.and_then(|bytes| decode_meta(bytes.value()).ok());
+                if let Some(old) = old {
+                    self.by_status
+                        .remove((old.status.as_ref(), key.as_slice()))
+                        .map_err(backend)?;
+                }
+                self.failed.remove(key.as_slice()).map_err(backend)?;
+            }
+            OwnedOp::PutHeader(prefix, header) => {
+                self.bytes.clear();
+                encode_header(header, &mut self.bytes);
+                self.headers
+                    .insert(prefix.as_slice(), self.bytes.as_slice())
+                    .map_err(backend)?;
+            }
+        }
+        Ok(Ok(()))
+    }
+
+    /// Writes `meta` at `key` and moves its index entries, touching the indexes only when the
+    /// status or the presence of a failure changes.
+    fn put_meta(&mut self, key: &[u8], meta: &Meta) -> Result<(), StoreError> {
+        self.bytes.clear();
+        encode_meta(meta, &mut self.bytes);
+        let old = self
+            .meta
+            .insert(key, self.bytes.as_slice())
             .map_err(backend)?
-            .remove((old.status.as_ref(), key))
-            .map_err(backend)?;
+            .and_then(|old| decode_meta(old.value()).ok());
+        let same_status = old.as_ref().is_some_and(|old| old.status == meta.status);
+        let same_failure = old
+            .as_ref()
+            .is_some_and(|old| old.failure.is_some() == meta.failure.is_some());
+        if !same_status {
+            if let Some(old) = &old {
+                self.by_status
+                    .remove((old.status.as_ref(), key))
+                    .map_err(backend)?;
+            }
+            self.by_status
+                .insert((meta.status.as_ref(), key), ())
+                .map_err(backend)?;
+        }
+        if !same_failure {
+            if meta.failure.is_some() {
+                self.failed.insert(key, ()).map_err(backend)?;
+            } else {
+                self.failed.remove(key).map_err(backend)?;
+            }
+        }
+        Ok(())
     }
-    txn.open_table(FAILED)
-        .map_err(backend)?
-        .remove(key)
-        .map_err(backend)?;
-    Ok(())
 }
 
 /// A [`ScanRequest`] owned, to move to a blocking thread.
