@@ -77,7 +77,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let store = PgStoreBuilder::new(&url, &group_name)
             .owner(format!("p7-instance-{instance}"))
             .lease_ttl(Duration::from_secs(30))
-            .connect()?;
+            .connect()
+            .await?;
         groups.push(Group::builder(store, NoEntry).open().await?);
     }
     // Instance `id % instances` owns machine `id`.
@@ -114,7 +115,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         total as f64 / commits.max(1) as f64,
     );
     for group in &groups {
-        group.stop().await;
+        // Stops the group and closes its store, releasing the instance's leases.
+        group.close().await?;
     }
     Ok(())
 }

@@ -8,15 +8,16 @@ use tokio_postgres::Config;
 use crate::error::PgError;
 use crate::link::RetryPolicy;
 use crate::schema;
-use crate::store::{Inner, PgStore, run_on};
+use crate::store::{Inner, PgStore};
 
 /// Opens a [`PgStore`]: database URL, group name, instance name, lease time, retries.
 ///
 /// ```no_run
-/// # fn main() -> Result<(), fsm_postgres::PgError> {
+/// # async fn run() -> Result<(), fsm_postgres::PgError> {
 /// let store = fsm_postgres::PgStoreBuilder::new("postgresql://fsm@127.0.0.1/fsm", "deals")
 ///     .lease_ttl(std::time::Duration::from_secs(10))
-///     .connect()?;
+///     .connect()
+///     .await?;
 /// # Ok(()) }
 /// ```
 #[derive(Debug, Clone)]
@@ -80,10 +81,10 @@ impl PgStoreBuilder {
         self
     }
 
-    /// Connects, creates or migrates the schema, and starts lease renewal. Blocks the calling
-    /// thread (fine inside async code: it does not run on the caller's runtime). Fails at once
-    /// on a bad URL, an unreachable server or a schema newer than this library's.
-    pub fn connect(self) -> Result<PgStore, PgError> {
+    /// Connects, creates or migrates the schema, and starts lease renewal (a task on the
+    /// current tokio runtime, so call it inside one). Fails at once on a bad URL, an
+    /// unreachable server or a schema newer than this library's.
+    pub async fn connect(self) -> Result<PgStore, PgError> {
         let mut config: Config = self.url.parse().map_err(|source| PgError::BadUrl {
             url: redact(&self.url),
             source,
@@ -94,12 +95,6 @@ impl PgStoreBuilder {
         if config.get_application_name().is_none() {
             config.application_name("fsm-postgres");
         }
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .thread_name("fsm-postgres")
-            .enable_all()
-            .build()
-            .map_err(|_| PgError::Closed)?;
         let owner = self.owner.unwrap_or_else(default_owner);
         let inner = Arc::new(Inner::new(
             self.group,
@@ -108,35 +103,13 @@ impl PgStoreBuilder {
             self.retry,
             config,
         ));
-        let opening = Arc::clone(&inner);
-        let opened = run_on(runtime.handle(), async move {
-            let writer = opening.writer.connect_now().await?;
-            schema::migrate(&writer).await?;
-            opening.reader.connect_now().await.map(drop)
-        });
-        if let Err(error) = opened {
-            // Dropping a runtime blocks, which panics inside async code; this does not.
-            runtime.shutdown_background();
-            return Err(error);
-        }
+        let writer = inner.writer.connect_now().await?;
+        schema::migrate(&writer).await?;
+        inner.reader.connect_now().await?;
         if self.renew {
-            let renewing = Arc::downgrade(&inner);
-            let every = inner.lease_ttl / 3;
-            runtime.spawn(async move {
-                let mut tick = tokio::time::interval(every);
-                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-                loop {
-                    tick.tick().await;
-                    let Some(inner) = renewing.upgrade() else {
-                        return;
-                    };
-                    if let Err(error) = inner.renew().await {
-                        tracing::warn!(%error, group = %inner.group, "lease renewal failed");
-                    }
-                }
-            });
+            inner.start_renewer();
         }
-        Ok(PgStore::from_parts(inner, runtime))
+        Ok(PgStore::from_inner(inner))
     }
 }
 
@@ -186,10 +159,11 @@ mod tests {
         assert_eq!(redact("host=db user=fsm"), "host=db user=fsm");
     }
 
-    #[test]
-    fn bad_url_is_a_clear_error() {
+    #[tokio::test]
+    async fn bad_url_is_a_clear_error() {
         let error = PgStoreBuilder::new("postgresql://fsm:pw@db:notaport/x", "g")
             .connect()
+            .await
             .unwrap_err();
         assert!(matches!(error, PgError::BadUrl { .. }), "{error}");
         let text = error.to_string();

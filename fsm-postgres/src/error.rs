@@ -84,6 +84,26 @@ pub enum PgError {
         /// The machine's key.
         machine: MachineKey,
     },
+    /// A metadata-only write found no record to attach the metadata to.
+    #[error("group {group}: machine {machine}: no record to attach the metadata to")]
+    NoRecord {
+        /// The group.
+        group: String,
+        /// The machine's key.
+        machine: MachineKey,
+    },
+    /// A value to write does not fit its column.
+    #[error("group {group}: key {key}: the {what} {value} does not fit its column")]
+    OutOfRange {
+        /// The group.
+        group: String,
+        /// The machine's key (or the header's prefix).
+        key: MachineKey,
+        /// Which value.
+        what: &'static str,
+        /// The value.
+        value: u64,
+    },
     /// A statement failed.
     #[error("PostgreSQL error while {doing}: {source}")]
     Db {

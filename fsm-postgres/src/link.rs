@@ -52,6 +52,21 @@ impl Link {
         self.client().await
     }
 
+    /// Runs one statement once, without retrying: for the best-effort release of a dropped
+    /// store.
+    pub(crate) async fn execute_once(
+        &self,
+        statement: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+        doing: &'static str,
+    ) -> Result<u64, PgError> {
+        let client = self.client().await?;
+        client
+            .execute(statement, params)
+            .await
+            .map_err(PgError::db(doing))
+    }
+
     /// The live client, connecting first when there is none or the last one broke.
     pub(crate) async fn client(&self) -> Result<Arc<Client>, PgError> {
         let mut slot = self.client.lock().await;

@@ -5,8 +5,9 @@ use tokio_postgres::Client;
 
 use crate::error::PgError;
 
-/// Migration `n` (0-based) takes the schema from version `n` to `n + 1`.
-const MIGRATIONS: &[&str] = &[
+/// Migration `n` (0-based) takes the schema from version `n` to `n + 1`. Each runs in the
+/// migrating transaction; only plain DDL that YugabyteDB accepts as well.
+pub(crate) const MIGRATIONS: &[&str] = &[
     // 1: records keyed by (group, machine) with the writer's lease epoch and a version
     // counter; one lease row per machine.
     "CREATE TABLE fsm_records (
@@ -26,6 +27,28 @@ const MIGRATIONS: &[&str] = &[
          PRIMARY KEY (group_name, machine_id)
      );
      CREATE INDEX fsm_leases_by_owner ON fsm_leases (group_name, owner);",
+    // 2: the engine metadata beside each record (NULL status: written before this migration,
+    // metadata missing), a status index, a failure index, and one header per key prefix.
+    "ALTER TABLE fsm_records ADD COLUMN status text;
+     ALTER TABLE fsm_records ADD COLUMN is_final boolean;
+     ALTER TABLE fsm_records ADD COLUMN last_active_ms bigint;
+     ALTER TABLE fsm_records ADD COLUMN failure_kind text;
+     ALTER TABLE fsm_records ADD COLUMN failure_status text;
+     ALTER TABLE fsm_records ADD COLUMN failure_error text;
+     ALTER TABLE fsm_records ADD COLUMN failure_at_ms bigint;
+     ALTER TABLE fsm_records ADD COLUMN failure_halted boolean;
+     ALTER TABLE fsm_records ADD COLUMN record_version integer;
+     CREATE INDEX fsm_records_by_status ON fsm_records (group_name, status, machine_id);
+     CREATE INDEX fsm_records_failed ON fsm_records (group_name, machine_id)
+         WHERE failure_kind IS NOT NULL;
+     CREATE TABLE fsm_headers (
+         group_name text NOT NULL,
+         prefix bytea NOT NULL,
+         format integer NOT NULL,
+         group_label text NOT NULL,
+         codec text NOT NULL,
+         PRIMARY KEY (group_name, prefix)
+     );",
 ];
 
 /// The schema version this library writes and reads.

@@ -1,6 +1,9 @@
-//! The statements, in one place. `$1` is always the group name.
+//! The statements, in one place. `$1` is always the group name. The scans, whose conditions
+//! depend on the request, are built by [`scan`] and [`claim`].
 
-/// The lease rule of [`TAKE_LEASE`] and [`CLAIM`]: an owner keeps its running lease (same
+use std::fmt::Write as _;
+
+/// The lease rule of [`TAKE_LEASE`] and [`claim`]: an owner keeps its running lease (same
 /// epoch) and anyone takes a free or expired one (epoch + 1); another owner's running lease
 /// leaves the row untouched.
 macro_rules! lease_conflict {
@@ -15,6 +18,18 @@ macro_rules! lease_conflict {
     };
 }
 
+/// The engine metadata columns of `fsm_records`, in the order [`crate::meta`] reads and binds
+/// them.
+macro_rules! meta_columns {
+    () => {
+        "status, is_final, last_active_ms, failure_kind, failure_status, failure_error, \
+         failure_at_ms, failure_halted, record_version"
+    };
+}
+
+/// How many metadata columns there are (and parameters a metadata write binds).
+pub(crate) const META_COLUMNS: usize = 9;
+
 /// Takes or keeps the lease of machine `$2` for owner `$3` for `$4` seconds and returns its
 /// epoch: kept (same epoch) while this owner's lease runs, taken (epoch + 1) when it is free or
 /// expired. No row: another owner's lease runs.
@@ -28,9 +43,13 @@ pub(crate) const TAKE_LEASE: &str = concat!(
     RETURNING epoch"
 );
 
-/// The owner of machine `$2`'s lease and the seconds it still runs.
+/// The owner of machine `$2`'s lease and the seconds it still runs (0 when it ran out or was
+/// released: a released lease expires at `-infinity`, which cannot be subtracted from).
 pub(crate) const LEASE_OWNER: &str = "
-    SELECT owner, GREATEST(EXTRACT(EPOCH FROM expires_at - now()), 0)::float8
+    SELECT owner,
+           CASE WHEN expires_at > now()
+                THEN EXTRACT(EPOCH FROM expires_at - now())::float8
+                ELSE 0::float8 END
     FROM fsm_leases WHERE group_name = $1 AND machine_id = $2";
 
 /// Extends every running lease of owner `$2` to `$3` seconds from now.
@@ -43,57 +62,78 @@ pub(crate) const RELEASE_LEASES: &str = "
     UPDATE fsm_leases SET expires_at = '-infinity'
     WHERE group_name = $1 AND owner = $2";
 
-/// Record `$2`: value and version.
-pub(crate) const GET: &str = "
-    SELECT value, version FROM fsm_records WHERE group_name = $1 AND machine_id = $2";
-
-/// Records whose key starts with `$2` (of length `$3`).
-pub(crate) const SCAN: &str = "
-    SELECT machine_id, value, version FROM fsm_records
-    WHERE group_name = $1 AND substring(machine_id FROM 1 FOR $3) = $2
-    ORDER BY machine_id";
-
-/// Takes the lease (as [`TAKE_LEASE`], owner `$4`, `$5` seconds) of every record whose key
-/// starts with `$2` (of length `$3`) that is free, expired or already this owner's, and returns
-/// those records.
-pub(crate) const CLAIM: &str = concat!(
+/// Record `$2`: value, version, then the metadata columns.
+pub(crate) const GET: &str = concat!(
     "
-    WITH claimed AS (
-        INSERT INTO fsm_leases AS l (group_name, machine_id, owner, epoch, expires_at)
-        SELECT group_name, machine_id, $4, 1, now() + make_interval(secs => $5)
-        FROM fsm_records
-        WHERE group_name = $1 AND substring(machine_id FROM 1 FOR $3) = $2
-        ",
-    lease_conflict!(),
+    SELECT value, version, ",
+    meta_columns!(),
     "
-        RETURNING machine_id
-    )
-    SELECT r.machine_id, r.value, r.version
-    FROM fsm_records r JOIN claimed c ON c.machine_id = r.machine_id
-    WHERE r.group_name = $1
-    ORDER BY r.machine_id"
+    FROM fsm_records WHERE group_name = $1 AND machine_id = $2"
 );
 
-/// Creates record `$2` = `$3` written under epoch `$4`, unless it exists.
-pub(crate) const INSERT: &str = "
-    INSERT INTO fsm_records (group_name, machine_id, value, version, epoch)
-    VALUES ($1, $2, $3, 1, $4)
-    ON CONFLICT (group_name, machine_id) DO NOTHING";
+/// Record `$2`: version, epoch, then the metadata columns (what a retried metadata write
+/// compares).
+pub(crate) const GET_META: &str = concat!(
+    "
+    SELECT version, epoch, ",
+    meta_columns!(),
+    "
+    FROM fsm_records WHERE group_name = $1 AND machine_id = $2"
+);
 
-/// Replaces record `$2` with `$3` under epoch `$4` if it is still at version `$5` and was not
-/// written under a newer epoch (the fencing check).
+/// Creates record `$2` = `$3` written under epoch `$4` with metadata `$5..$13`, unless it
+/// exists.
+pub(crate) const INSERT: &str = concat!(
+    "
+    INSERT INTO fsm_records (group_name, machine_id, value, version, epoch, ",
+    meta_columns!(),
+    ")
+    VALUES ($1, $2, $3, 1, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+    ON CONFLICT (group_name, machine_id) DO NOTHING"
+);
+
+/// Replaces record `$2` with `$3` and metadata `$6..$14` under epoch `$4` if it is still at
+/// version `$5` and was not written under a newer epoch (the fencing check).
 pub(crate) const UPDATE: &str = "
-    UPDATE fsm_records SET value = $3, version = version + 1, epoch = $4
+    UPDATE fsm_records
+    SET value = $3, version = version + 1, epoch = $4,
+        status = $6, is_final = $7, last_active_ms = $8, failure_kind = $9,
+        failure_status = $10, failure_error = $11, failure_at_ms = $12, failure_halted = $13,
+        record_version = $14
     WHERE group_name = $1 AND machine_id = $2 AND version = $5 AND epoch <= $4";
 
-/// Writes record `$2` = `$3` under epoch `$4` whatever its version (a store user that never
-/// read it), still refusing a record written under a newer epoch. Returns the new version.
-pub(crate) const UPSERT: &str = "
-    INSERT INTO fsm_records AS r (group_name, machine_id, value, version, epoch)
-    VALUES ($1, $2, $3, 1, $4)
+/// Writes record `$2` = `$3` with metadata `$5..$13` under epoch `$4` whatever its version (a
+/// store user that never read it), still refusing a record written under a newer epoch.
+/// Returns the new version.
+pub(crate) const UPSERT: &str = concat!(
+    "
+    INSERT INTO fsm_records AS r (group_name, machine_id, value, version, epoch, ",
+    meta_columns!(),
+    ")
+    VALUES ($1, $2, $3, 1, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
     ON CONFLICT (group_name, machine_id) DO UPDATE
-        SET value = EXCLUDED.value, version = r.version + 1, epoch = EXCLUDED.epoch
+        SET value = EXCLUDED.value, version = r.version + 1, epoch = EXCLUDED.epoch,
+            status = EXCLUDED.status, is_final = EXCLUDED.is_final,
+            last_active_ms = EXCLUDED.last_active_ms, failure_kind = EXCLUDED.failure_kind,
+            failure_status = EXCLUDED.failure_status, failure_error = EXCLUDED.failure_error,
+            failure_at_ms = EXCLUDED.failure_at_ms, failure_halted = EXCLUDED.failure_halted,
+            record_version = EXCLUDED.record_version
         WHERE r.epoch <= EXCLUDED.epoch
+    RETURNING version"
+);
+
+/// Replaces only the metadata (`$5..$13`) of existing record `$2` under epoch `$3`, if it was
+/// not written under a newer epoch and, when `$4` is not null, is still at version `$4`. Bumps
+/// the version (another instance's cached copy of the machine, which may predate a halt, is
+/// then refused and reloaded). Returns the new version; no row: absent, or fenced off.
+pub(crate) const PUT_META: &str = "
+    UPDATE fsm_records
+    SET version = version + 1, epoch = $3,
+        status = $5, is_final = $6, last_active_ms = $7, failure_kind = $8,
+        failure_status = $9, failure_error = $10, failure_at_ms = $11, failure_halted = $12,
+        record_version = $13
+    WHERE group_name = $1 AND machine_id = $2 AND epoch <= $3
+      AND ($4::bigint IS NULL OR version = $4)
     RETURNING version";
 
 /// Deletes record `$2` if written under epoch `$3` or older and, when `$4` is not null, still
@@ -102,3 +142,183 @@ pub(crate) const DELETE: &str = "
     DELETE FROM fsm_records
     WHERE group_name = $1 AND machine_id = $2 AND epoch <= $3
       AND ($4::bigint IS NULL OR version = $4)";
+
+/// Whether record `$2` exists.
+pub(crate) const EXISTS: &str = "
+    SELECT 1 FROM fsm_records WHERE group_name = $1 AND machine_id = $2";
+
+/// The header of the records under prefix `$2`: format, group label, codec.
+pub(crate) const GET_HEADER: &str = "
+    SELECT format, group_label, codec FROM fsm_headers WHERE group_name = $1 AND prefix = $2";
+
+/// Sets the header of prefix `$2` to format `$3`, group label `$4`, codec `$5`.
+pub(crate) const PUT_HEADER: &str = "
+    INSERT INTO fsm_headers (group_name, prefix, format, group_label, codec)
+    VALUES ($1, $2, $3, $4, $5)
+    ON CONFLICT (group_name, prefix) DO UPDATE
+        SET format = EXCLUDED.format, group_label = EXCLUDED.group_label,
+            codec = EXCLUDED.codec";
+
+/// Which rows a scan keeps, beside its key range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Condition {
+    /// Every row.
+    All,
+    /// Rows whose `status` is the parameter (served by `fsm_records_by_status`).
+    Status,
+    /// Rows with a failure (served by `fsm_records_failed`).
+    Failed,
+    /// Rows whose status is not final, and rows without metadata (which the scan reports).
+    Active,
+}
+
+/// The parts of a scan's `WHERE` clause after the group, and the parameters they bind (in
+/// order, starting at `$2`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Range {
+    /// `machine_id > $n` (the cursor) instead of `machine_id >= $n` (the prefix).
+    pub(crate) after_cursor: bool,
+    /// Whether there is a lower bound at all (not for an empty prefix without cursor).
+    pub(crate) lower: bool,
+    /// `machine_id < $n`: the first key after every key with the prefix (none for an empty
+    /// prefix or one of only `0xff` bytes).
+    pub(crate) upper: bool,
+    /// The filter.
+    pub(crate) condition: Condition,
+}
+
+impl Range {
+    /// Appends the conditions to `sql`, numbering parameters from `next`; returns the next
+    /// free parameter number.
+    fn write(&self, sql: &mut String, mut next: usize) -> usize {
+        if self.lower {
+            let op = if self.after_cursor { ">" } else { ">=" };
+            // Writing to a String cannot fail.
+            let _ = write!(sql, " AND machine_id {op} ${next}");
+            next += 1;
+        }
+        if self.upper {
+            let _ = write!(sql, " AND machine_id < ${next}");
+            next += 1;
+        }
+        match self.condition {
+            Condition::All => {}
+            Condition::Status => {
+                let _ = write!(sql, " AND status = ${next}");
+                next += 1;
+            }
+            Condition::Failed => sql.push_str(" AND failure_kind IS NOT NULL"),
+            Condition::Active => sql.push_str(" AND is_final IS NOT TRUE"),
+        }
+        next
+    }
+}
+
+/// One page of records: `machine_id`, `version`, `value` (or null without records), then the
+/// metadata columns. Binds the group, the range's parameters, then the row limit.
+pub(crate) fn scan(range: &Range, with_records: bool) -> String {
+    let value = if with_records { "value" } else { "NULL::bytea" };
+    let mut sql = format!(
+        "SELECT machine_id, version, {value}, {} FROM fsm_records WHERE group_name = $1",
+        meta_columns!()
+    );
+    let next = range.write(&mut sql, 2);
+    let _ = write!(sql, " ORDER BY machine_id LIMIT ${next}");
+    sql
+}
+
+/// One page of the non-final records to resume, taking their leases (the rule of
+/// [`TAKE_LEASE`]) where they are free, expired or this owner's. Binds the group, the range's
+/// parameters, the candidate limit (page size + 1), the page size, the owner and the lease
+/// seconds.
+///
+/// Returns one row per candidate of the page, in key order: `machine_id`, whether its lease
+/// was taken, then (for taken ones) `version`, `value` (or null without records) and the
+/// metadata columns, and, on every row, how many candidates there were (more than the page
+/// size: there is a next page).
+pub(crate) fn claim(range: &Range, with_records: bool) -> String {
+    let value = if with_records {
+        "r.value"
+    } else {
+        "NULL::bytea"
+    };
+    let mut sql = String::from(
+        "WITH candidates AS (
+            SELECT machine_id FROM fsm_records WHERE group_name = $1",
+    );
+    let next = range.write(&mut sql, 2);
+    let (candidates, page, owner, ttl) = (next, next + 1, next + 2, next + 3);
+    let _ = write!(
+        sql,
+        " AND is_final IS NOT TRUE
+            ORDER BY machine_id LIMIT ${candidates}
+        ), page AS (
+            SELECT machine_id FROM candidates ORDER BY machine_id LIMIT ${page}
+        ), claimed AS (
+            INSERT INTO fsm_leases AS l (group_name, machine_id, owner, epoch, expires_at)
+            SELECT $1, machine_id, ${owner}, 1, now() + make_interval(secs => ${ttl}) FROM page
+            {conflict}
+            RETURNING machine_id
+        )
+        SELECT p.machine_id, c.machine_id IS NOT NULL, r.version, {value},
+               r.status, r.is_final, r.last_active_ms, r.failure_kind, r.failure_status,
+               r.failure_error, r.failure_at_ms, r.failure_halted, r.record_version,
+               (SELECT count(*) FROM candidates)
+        FROM page p
+        LEFT JOIN claimed c ON c.machine_id = p.machine_id
+        LEFT JOIN fsm_records r ON r.group_name = $1 AND r.machine_id = c.machine_id
+        ORDER BY p.machine_id",
+        conflict = lease_conflict!(),
+    );
+    sql
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scan_numbers_its_parameters_in_order() {
+        let range = Range {
+            after_cursor: true,
+            lower: true,
+            upper: true,
+            condition: Condition::Status,
+        };
+        let sql = scan(&range, false);
+        assert!(
+            sql.contains("machine_id > $2 AND machine_id < $3 AND status = $4"),
+            "{sql}"
+        );
+        assert!(sql.ends_with("LIMIT $5"), "{sql}");
+        assert!(sql.contains("NULL::bytea"), "{sql}");
+        let all = Range {
+            after_cursor: false,
+            lower: false,
+            upper: false,
+            condition: Condition::All,
+        };
+        assert!(scan(&all, true).ends_with("group_name = $1 ORDER BY machine_id LIMIT $2"));
+    }
+
+    #[test]
+    fn claim_binds_limits_owner_and_lease_after_the_range() {
+        let range = Range {
+            after_cursor: false,
+            lower: true,
+            upper: false,
+            condition: Condition::Failed,
+        };
+        let sql = claim(&range, true);
+        assert!(
+            sql.contains("machine_id >= $2 AND failure_kind IS NOT NULL"),
+            "{sql}"
+        );
+        assert!(sql.contains("LIMIT $3"), "{sql}");
+        assert!(sql.contains("LIMIT $4"), "{sql}");
+        assert!(
+            sql.contains("$5, 1, now() + make_interval(secs => $6)"),
+            "{sql}"
+        );
+    }
+}

@@ -1,18 +1,22 @@
 //! [`PgStore`]: the [`Store`] trait over PostgreSQL, with per-machine leases and fencing.
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use fsm_runtime::store::{Store, StoreError, WriteOp};
-use tokio::runtime::{Handle, Runtime};
-use tokio_postgres::Client;
+use fsm_runtime::store::{
+    Committed, Entry, Filter, Header, Meta, ScanPage, ScanRequest, Store, StoreError, StoreFuture,
+    WriteOp,
+};
+use tokio::sync::{RwLock, RwLockReadGuard};
+use tokio::task::JoinHandle;
 use tokio_postgres::types::ToSql;
+use tokio_postgres::{Client, Row};
 
 use crate::error::{MachineKey, PgError};
 use crate::link::{Link, RetryPolicy};
-use crate::sql;
+use crate::meta::{self, MetaColumns};
+use crate::sql::{self, Condition, META_COLUMNS, Range};
 
 /// What this process last saw of one record: the basis its cached copy is built on.
 #[derive(Debug, Clone, Copy)]
@@ -35,26 +39,131 @@ enum Expect {
     Unknown,
 }
 
+/// What one write of a commit changes.
 #[derive(Debug, Clone)]
-struct OwnedOp {
-    key: Vec<u8>,
-    /// `None` deletes.
-    value: Option<Vec<u8>>,
+enum Change<'a> {
+    /// The record and its metadata.
+    Put {
+        record: &'a [u8],
+        meta: MetaColumns<'a>,
+    },
+    /// Only the metadata (`original`, compared when a retried commit may have been applied).
+    PutMeta {
+        meta: MetaColumns<'a>,
+        original: &'a Meta,
+    },
+    /// Removes the record.
+    Delete,
+    /// A group header (no lease, no fencing).
+    Header { header: &'a Header, format: i32 },
+}
+
+/// One write of a commit, checked and ready to run.
+#[derive(Debug, Clone)]
+struct Planned<'a> {
+    key: &'a [u8],
+    change: Change<'a>,
     expect: Expect,
 }
 
-/// The state shared by the store's handle and its background tasks.
+impl Planned<'_> {
+    fn is_machine_write(&self) -> bool {
+        !matches!(self.change, Change::Header { .. })
+    }
+}
+
+/// A scan's key range and filter as statement parameters.
+pub(crate) struct ScanPlan<'r> {
+    pub(crate) range: Range,
+    lower: Option<&'r [u8]>,
+    upper: Option<Vec<u8>>,
+    status: Option<&'r str>,
+    /// The page size, at least 1 and below `i64::MAX`.
+    limit: usize,
+    /// The page size as a statement parameter.
+    page: i64,
+    /// The page size + 1: the extra row says whether there is a next page.
+    pub(crate) fetch: i64,
+}
+
+impl<'r> ScanPlan<'r> {
+    pub(crate) fn new(request: &ScanRequest<'r>) -> Self {
+        let prefix = request.prefix;
+        let (lower, after_cursor) = match request.after {
+            // Every key with the prefix is after a cursor below the prefix.
+            Some(after) if after >= prefix => (Some(after), true),
+            _ if !prefix.is_empty() => (Some(prefix), false),
+            _ => (None, false),
+        };
+        let upper = successor(prefix);
+        let (condition, status) = match request.filter {
+            Filter::All => (Condition::All, None),
+            Filter::Status(status) => (Condition::Status, Some(status)),
+            Filter::Failed => (Condition::Failed, None),
+            Filter::Active => (Condition::Active, None),
+        };
+        let most = usize::try_from(i64::MAX - 1).unwrap_or(usize::MAX);
+        let limit = request.limit.clamp(1, most);
+        let page = i64::try_from(limit).unwrap_or(i64::MAX - 1);
+        Self {
+            range: Range {
+                after_cursor,
+                lower: lower.is_some(),
+                upper: upper.is_some(),
+                condition,
+            },
+            lower,
+            upper,
+            status,
+            limit,
+            page,
+            fetch: page + 1,
+        }
+    }
+
+    /// The group, then the range's parameters, in the order [`Range`] numbers them.
+    pub(crate) fn params<'p>(&'p self, group: &'p String) -> Vec<&'p (dyn ToSql + Sync)> {
+        let mut params: Vec<&(dyn ToSql + Sync)> = Vec::with_capacity(8);
+        params.push(group);
+        if let Some(lower) = &self.lower {
+            params.push(lower);
+        }
+        if let Some(upper) = &self.upper {
+            params.push(upper);
+        }
+        if let Some(status) = &self.status {
+            params.push(status);
+        }
+        params
+    }
+}
+
+/// The smallest key after every key that starts with `prefix`, or `None` when there is none
+/// (an empty prefix, or one of only `0xff` bytes: then every key from the prefix on has it).
+fn successor(prefix: &[u8]) -> Option<Vec<u8>> {
+    let last = prefix.iter().rposition(|&byte| byte != 0xff)?;
+    let mut upper = prefix[..=last].to_vec();
+    upper[last] += 1;
+    Some(upper)
+}
+
+/// The state shared by the store's handles and its background task.
 pub(crate) struct Inner {
     pub(crate) group: String,
     pub(crate) owner: String,
     pub(crate) lease_ttl: Duration,
     pub(crate) retry: RetryPolicy,
     /// Reads and lease renewals (pipelined, no transactions).
-    pub(crate) reader: Link,
+    pub(crate) reader: Arc<Link>,
     /// Write transactions, one at a time (`write_lock`).
     pub(crate) writer: Link,
-    pub(crate) write_lock: tokio::sync::Mutex<()>,
+    write_lock: tokio::sync::Mutex<()>,
     seen: Mutex<HashMap<Vec<u8>, Seen>>,
+    /// `true` once closed. Every operation holds the read lock while it runs; `close` takes
+    /// the write lock, so it waits for them, and every later operation sees the flag.
+    gate: RwLock<bool>,
+    /// The lease renewal task, if running.
+    renewer: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl Inner {
@@ -70,10 +179,12 @@ impl Inner {
             owner,
             lease_ttl,
             retry,
-            reader: Link::new(config.clone()),
+            reader: Arc::new(Link::new(config.clone())),
             writer: Link::new(config),
             write_lock: tokio::sync::Mutex::new(()),
             seen: Mutex::default(),
+            gate: RwLock::new(false),
+            renewer: Mutex::new(None),
         }
     }
 
@@ -85,12 +196,55 @@ impl Inner {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Records that a read returned `version` of `key`.
+    fn renewer(&self) -> MutexGuard<'_, Option<JoinHandle<()>>> {
+        self.renewer
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Starts renewing this owner's leases every third of the lease time, until the store is
+    /// closed or dropped.
+    pub(crate) fn start_renewer(self: &Arc<Self>) {
+        let renewing = Arc::downgrade(self);
+        let every = self.lease_ttl / 3;
+        let task = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let Some(inner) = renewing.upgrade() else {
+                    return;
+                };
+                match inner.renew().await {
+                    Ok(_) => {}
+                    Err(PgError::Closed) => return,
+                    Err(error) => {
+                        tracing::warn!(%error, group = %inner.group, "lease renewal failed");
+                    }
+                }
+            }
+        });
+        *self.renewer() = Some(task);
+    }
+
+    /// Waits until no `close` is under way; fails when the store is closed. Hold the guard
+    /// while the operation runs.
+    async fn open(&self) -> Result<RwLockReadGuard<'_, bool>, PgError> {
+        let gate = self.gate.read().await;
+        if *gate {
+            Err(PgError::Closed)
+        } else {
+            Ok(gate)
+        }
+    }
+
+    /// Records that a read returned `version` of `key`; with `insert` false, only a record
+    /// this process already knows is updated (a read that returned no copy to cache).
     ///
     /// A read older than the version this instance knows raced with one of its own writes (the
     /// read was answered before that write committed) and says nothing new, so it is ignored;
     /// treating it as a foreign write would refuse this instance's next write of the machine.
-    fn observe(seen: &mut HashMap<Vec<u8>, Seen>, key: &[u8], version: i64) {
+    fn observe(seen: &mut HashMap<Vec<u8>, Seen>, key: &[u8], version: i64, insert: bool) {
         if let Some(Seen::Known { version: known, .. }) = seen.get(key) {
             if version < *known {
                 return;
@@ -105,9 +259,10 @@ impl Inner {
         };
         match seen.get_mut(key) {
             Some(entry) => *entry = Seen::Known { version, tainted },
-            None => {
+            None if insert => {
                 seen.insert(key.to_vec(), Seen::Known { version, tainted });
             }
+            None => {}
         }
     }
 
@@ -117,6 +272,7 @@ impl Inner {
 
     /// Extends this owner's running leases; returns how many.
     pub(crate) async fn renew(&self) -> Result<u64, PgError> {
+        let _open = self.open().await?;
         let ttl = self.ttl_secs();
         self.reader
             .retrying(&self.retry, "renewing leases", |client, _| async move {
@@ -128,10 +284,10 @@ impl Inner {
             .await
     }
 
-    /// Ends every lease of this owner now.
-    pub(crate) async fn release(&self) -> Result<u64, PgError> {
+    /// Ends every lease of this owner now, retrying for `policy`.
+    async fn release_with(&self, policy: &RetryPolicy) -> Result<u64, PgError> {
         self.reader
-            .retrying(&self.retry, "releasing leases", |client, _| async move {
+            .retrying(policy, "releasing leases", |client, _| async move {
                 client
                     .execute(sql::RELEASE_LEASES, &[&self.group, &self.owner])
                     .await
@@ -140,8 +296,14 @@ impl Inner {
             .await
     }
 
+    async fn release(&self) -> Result<u64, PgError> {
+        let _open = self.open().await?;
+        self.release_with(&self.retry).await
+    }
+
     async fn owner_of(&self, key: &[u8]) -> Result<Option<(String, Duration)>, PgError> {
-        let rows = self
+        let _open = self.open().await?;
+        let row = self
             .reader
             .retrying(&self.retry, "reading a lease", |client, _| async move {
                 client
@@ -150,83 +312,294 @@ impl Inner {
                     .map_err(PgError::db("reading a lease"))
             })
             .await?;
-        Ok(rows.map(|row| {
-            let secs: f64 = row.get(1);
-            (row.get(0), Duration::from_secs_f64(secs.max(0.0)))
+        row.map(|row| {
+            let owner: String = row.try_get(0).map_err(PgError::db("reading a lease"))?;
+            let secs: f64 = row.try_get(1).map_err(PgError::db("reading a lease"))?;
+            Ok((owner, Duration::from_secs_f64(secs.max(0.0))))
+        })
+        .transpose()
+    }
+
+    async fn get(&self, key: &[u8]) -> Result<Option<Entry>, PgError> {
+        let _open = self.open().await?;
+        let doing = "reading a record";
+        let row = self
+            .reader
+            .retrying(&self.retry, doing, |client, _| async move {
+                client
+                    .query_opt(sql::GET, &[&self.group, &key])
+                    .await
+                    .map_err(PgError::db(doing))
+            })
+            .await?;
+        let Some(row) = row else {
+            Self::observe(&mut self.seen(), key, 0, true);
+            return Ok(None);
+        };
+        let record: Vec<u8> = row.try_get(0).map_err(PgError::db(doing))?;
+        let version: i64 = row.try_get(1).map_err(PgError::db(doing))?;
+        Self::observe(&mut self.seen(), key, version, true);
+        Ok(Some(Entry {
+            key: key.to_vec(),
+            record: Some(record),
+            meta: meta::from_row(&row, 2),
         }))
     }
 
-    async fn get(&self, key: Vec<u8>) -> Result<Option<Vec<u8>>, PgError> {
-        let key = &key;
-        let row = self
+    /// One page of records.
+    async fn scan(&self, request: &ScanRequest<'_>) -> Result<ScanPage, PgError> {
+        let _open = self.open().await?;
+        let doing = "scanning records";
+        let plan = ScanPlan::new(request);
+        let statement = sql::scan(&plan.range, request.with_records);
+        let mut params = plan.params(&self.group);
+        params.push(&plan.fetch);
+        let (statement, params) = (&statement, &params);
+        let mut rows = self
             .reader
-            .retrying(&self.retry, "reading a record", |client, _| async move {
+            .retrying(&self.retry, doing, |client, _| async move {
                 client
-                    .query_opt(sql::GET, &[&self.group, key])
+                    .query(statement.as_str(), params)
                     .await
-                    .map_err(PgError::db("reading a record"))
+                    .map_err(PgError::db(doing))
             })
             .await?;
-        let (value, version) = match row {
-            Some(row) => (Some(row.get::<_, Vec<u8>>(0)), row.get(1)),
-            None => (None, 0),
+        let more = rows.len() > plan.limit;
+        rows.truncate(plan.limit);
+        let mut entries = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let key: Vec<u8> = row.try_get(0).map_err(PgError::db(doing))?;
+            let version: i64 = row.try_get(1).map_err(PgError::db(doing))?;
+            let record: Option<Vec<u8>> = row.try_get(2).map_err(PgError::db(doing))?;
+            entries.push((version, entry(key, record, row, 3)));
+        }
+        {
+            let mut seen = self.seen();
+            for (version, entry) in &entries {
+                Self::observe(&mut seen, &entry.key, *version, request.with_records);
+            }
+        }
+        let entries: Vec<Entry> = entries.into_iter().map(|(_, entry)| entry).collect();
+        let next = if more {
+            entries.last().map(|entry| entry.key.clone())
+        } else {
+            None
         };
-        Self::observe(&mut self.seen(), key, version);
-        Ok(value)
+        Ok(ScanPage { entries, next })
     }
 
-    /// Every record under `prefix`; with `claim`, only those whose lease this owner holds or
-    /// takes now.
-    async fn scan(&self, prefix: Vec<u8>, claim: bool) -> Result<Vec<(Vec<u8>, Vec<u8>)>, PgError> {
-        let prefix = &prefix;
-        let length = i32::try_from(prefix.len()).unwrap_or(i32::MAX);
+    /// One page of the non-final records this owner holds or can take, taking their leases.
+    async fn claim(&self, request: &ScanRequest<'_>) -> Result<ScanPage, PgError> {
+        let _open = self.open().await?;
+        let doing = "claiming records to resume";
+        let plan = ScanPlan::new(request);
+        let statement = sql::claim(&plan.range, request.with_records);
         let ttl = self.ttl_secs();
-        let doing = if claim {
-            "claiming records to resume"
-        } else {
-            "scanning records"
-        };
+        let mut params = plan.params(&self.group);
+        params.push(&plan.fetch);
+        params.push(&plan.page);
+        params.push(&self.owner);
+        params.push(&ttl);
+        let (statement, params) = (&statement, &params);
         let rows = self
             .reader
             .retrying(&self.retry, doing, |client, _| async move {
-                let result = if claim {
-                    let params: [&(dyn ToSql + Sync); 5] =
-                        [&self.group, prefix, &length, &self.owner, &ttl];
-                    client.query(sql::CLAIM, &params).await
-                } else {
-                    client
-                        .query(sql::SCAN, &[&self.group, prefix, &length])
-                        .await
-                };
-                result.map_err(PgError::db(doing))
+                client
+                    .query(statement.as_str(), params)
+                    .await
+                    .map_err(PgError::db(doing))
             })
             .await?;
-        let mut seen = self.seen();
-        Ok(rows
-            .into_iter()
-            .map(|row| {
-                let key: Vec<u8> = row.get(0);
-                Self::observe(&mut seen, &key, row.get(2));
-                (key, row.get(1))
-            })
-            .collect())
+        let mut claimed = Vec::with_capacity(rows.len());
+        let mut last: Option<Vec<u8>> = None;
+        let mut candidates = 0_i64;
+        for row in &rows {
+            let key: Vec<u8> = row.try_get(0).map_err(PgError::db(doing))?;
+            let taken: bool = row.try_get(1).map_err(PgError::db(doing))?;
+            let version: Option<i64> = row.try_get(2).map_err(PgError::db(doing))?;
+            candidates = row.try_get(4 + META_COLUMNS).map_err(PgError::db(doing))?;
+            if let (true, Some(version)) = (taken, version) {
+                let record: Option<Vec<u8>> = row.try_get(3).map_err(PgError::db(doing))?;
+                claimed.push((version, entry(key.clone(), record, row, 4)));
+            }
+            last = Some(key);
+        }
+        {
+            let mut seen = self.seen();
+            for (version, entry) in &claimed {
+                Self::observe(&mut seen, &entry.key, *version, true);
+            }
+        }
+        Ok(ScanPage {
+            entries: claimed.into_iter().map(|(_, entry)| entry).collect(),
+            next: last.filter(|_| candidates > plan.page),
+        })
     }
 
-    /// Applies `ops` in one transaction; each op succeeds or fails on its own (not the owner,
-    /// stale record), while a database error fails them all.
-    async fn write(
+    async fn header(&self, prefix: &[u8]) -> Result<Option<Header>, StoreError> {
+        let _open = self.open().await.map_err(backend)?;
+        let doing = "reading a group header";
+        let row = self
+            .reader
+            .retrying(&self.retry, doing, |client, _| async move {
+                client
+                    .query_opt(sql::GET_HEADER, &[&self.group, &prefix])
+                    .await
+                    .map_err(PgError::db(doing))
+            })
+            .await
+            .map_err(backend)?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let read = |row: &Row| -> Result<(i32, String, String), tokio_postgres::Error> {
+            Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?))
+        };
+        let (format, group, codec) =
+            read(&row).map_err(|error| StoreError::damaged(format!("group header: {error}")))?;
+        let format = u32::try_from(format).map_err(|_| {
+            StoreError::damaged(format!("group header: format {format} is negative"))
+        })?;
+        Ok(Some(Header {
+            format,
+            group,
+            codec,
+        }))
+    }
+
+    /// Applies `ops` in one transaction: each write succeeds or is refused on its own (not the
+    /// owner, stale record, no record for metadata), while a database error fails them all.
+    async fn commit(&self, ops: &[WriteOp<'_>]) -> Result<Committed, StoreError> {
+        let _open = self.open().await.map_err(backend)?;
+        let mut results: Vec<Result<(), StoreError>> = vec![Ok(()); ops.len()];
+        let mut planned = Vec::with_capacity(ops.len());
+        let mut positions = Vec::with_capacity(ops.len());
+        {
+            let mut seen = self.seen();
+            for (position, op) in ops.iter().enumerate() {
+                match self.plan(&mut seen, op) {
+                    Ok(write) => {
+                        planned.push(write);
+                        positions.push(position);
+                    }
+                    Err(refused) => results[position] = Err(backend(refused)),
+                }
+            }
+        }
+        if !planned.is_empty() {
+            let written = self.write(&planned).await;
+            let mut seen = self.seen();
+            match written {
+                Ok(each) => {
+                    for ((write, position), outcome) in planned.iter().zip(positions).zip(each) {
+                        let machine = write.is_machine_write();
+                        match outcome {
+                            Ok(version) => {
+                                if machine {
+                                    let tainted = false;
+                                    seen.insert(
+                                        write.key.to_vec(),
+                                        Seen::Known { version, tainted },
+                                    );
+                                }
+                            }
+                            Err(error) => {
+                                if machine {
+                                    seen.insert(write.key.to_vec(), Seen::Refused);
+                                }
+                                results[position] = Err(backend(error));
+                            }
+                        }
+                    }
+                }
+                Err(error) => {
+                    for write in planned.iter().filter(|write| write.is_machine_write()) {
+                        seen.insert(write.key.to_vec(), Seen::Refused);
+                    }
+                    return Err(backend(error));
+                }
+            }
+        }
+        if results.iter().all(Result::is_ok) {
+            Ok(Committed::all())
+        } else {
+            Ok(Committed::each(results))
+        }
+    }
+
+    /// Checks one write before it is sent: refused at once when this process's copy of the
+    /// machine may be stale or a value does not fit its column.
+    fn plan<'a>(
         &self,
-        ops: Vec<OwnedOp>,
-        atomic: bool,
-    ) -> Result<Vec<Result<i64, PgError>>, PgError> {
+        seen: &mut HashMap<Vec<u8>, Seen>,
+        op: &WriteOp<'a>,
+    ) -> Result<Planned<'a>, PgError> {
+        let out_of_range = |key: &[u8], range: meta::OutOfRange| PgError::OutOfRange {
+            group: self.group.clone(),
+            key: MachineKey(key.to_vec()),
+            what: range.what,
+            value: range.value,
+        };
+        let (key, change) = match *op {
+            WriteOp::PutHeader { prefix, header } => {
+                let format = i32::try_from(header.format).map_err(|_| {
+                    out_of_range(
+                        prefix,
+                        meta::OutOfRange {
+                            what: "header format",
+                            value: u64::from(header.format),
+                        },
+                    )
+                })?;
+                return Ok(Planned {
+                    key: prefix,
+                    change: Change::Header { header, format },
+                    expect: Expect::Unknown,
+                });
+            }
+            WriteOp::Put { key, record, meta } => {
+                let meta = MetaColumns::new(meta).map_err(|range| out_of_range(key, range))?;
+                (key, Change::Put { record, meta })
+            }
+            WriteOp::PutMeta { key, meta } => {
+                let columns = MetaColumns::new(meta).map_err(|range| out_of_range(key, range))?;
+                let change = Change::PutMeta {
+                    meta: columns,
+                    original: meta,
+                };
+                (key, change)
+            }
+            WriteOp::Delete { key } => (key, Change::Delete),
+        };
+        let expect = match seen.get_mut(key) {
+            Some(entry @ (Seen::Refused | Seen::Known { tainted: true, .. })) => {
+                // Refused without asking the server: the group reloads the record.
+                *entry = Seen::Refused;
+                return Err(PgError::Stale {
+                    group: self.group.clone(),
+                    machine: MachineKey(key.to_vec()),
+                });
+            }
+            Some(Seen::Known { version, .. }) => Expect::Version(*version),
+            None => Expect::Unknown,
+        };
+        Ok(Planned {
+            key,
+            change,
+            expect,
+        })
+    }
+
+    /// Runs `writes` in one transaction on the writer connection, retrying transient
+    /// failures; returns each write's new version or refusal.
+    async fn write(&self, writes: &[Planned<'_>]) -> Result<Vec<Result<i64, PgError>>, PgError> {
         let _one_writer = self.write_lock.lock().await;
-        let ops = &ops;
         self.writer
             .retrying(
                 &self.retry,
                 "committing writes",
                 |client, attempt| async move {
-                    let result = self.write_transaction(&client, ops, attempt, atomic).await;
+                    let result = self.write_transaction(&client, writes, attempt).await;
                     if result.is_err() && !client.is_closed() {
                         // Leave the connection usable; if even this fails the next attempt
                         // reconnects.
@@ -241,36 +614,50 @@ impl Inner {
     async fn write_transaction(
         &self,
         client: &Client,
-        ops: &[OwnedOp],
+        writes: &[Planned<'_>],
         attempt: u32,
-        atomic: bool,
     ) -> Result<Vec<Result<i64, PgError>>, PgError> {
         let doing = "committing writes";
         client
             .batch_execute("BEGIN")
             .await
             .map_err(PgError::db(doing))?;
-        let mut keys: Vec<&[u8]> = ops.iter().map(|op| op.key.as_slice()).collect();
+        let mut keys: Vec<(bool, &[u8])> = writes
+            .iter()
+            .map(|write| (write.is_machine_write(), write.key))
+            .collect();
         keys.sort_unstable();
         keys.dedup();
-        let results = if keys.len() == ops.len() {
-            // Distinct keys: pipeline every op on the connection.
-            futures::future::join_all(ops.iter().map(|op| self.write_one(client, op, attempt)))
-                .await
+        let results = if keys.len() == writes.len() {
+            // Distinct keys: pipeline every write on the connection.
+            futures::future::join_all(
+                writes
+                    .iter()
+                    .map(|write| self.write_one(client, write, write.expect, attempt)),
+            )
+            .await
         } else {
-            let mut results = Vec::with_capacity(ops.len());
-            for op in ops {
-                results.push(self.write_one(client, op, attempt).await);
+            // One key written twice: in order, each write expecting what the one before wrote.
+            let mut written: HashMap<(bool, &[u8]), i64> = HashMap::new();
+            let mut results = Vec::with_capacity(writes.len());
+            for write in writes {
+                let slot = (write.is_machine_write(), write.key);
+                let expect = written
+                    .get(&slot)
+                    .map_or(write.expect, |&version| Expect::Version(version));
+                let result = self.write_one(client, write, expect, attempt).await;
+                if let Ok(Ok(version)) = &result {
+                    written.insert(slot, *version);
+                }
+                results.push(result);
             }
             results
         };
         let mut each = Vec::with_capacity(results.len());
         for result in results {
             match result {
-                // All or nothing: the caller rolls the transaction back.
-                Ok(Err(refused)) if atomic => return Err(refused),
                 Ok(outcome) => each.push(outcome),
-                // A database error aborted the transaction: every op fails (or is retried).
+                // A database error aborted the transaction: every write fails (or is retried).
                 Err(error) => return Err(error),
             }
         }
@@ -281,148 +668,297 @@ impl Inner {
         Ok(each)
     }
 
-    /// One op inside the transaction. The outer error is a database error; the inner one is
-    /// this op's own refusal.
+    fn stale(&self, key: &[u8]) -> Result<Result<i64, PgError>, PgError> {
+        Ok(Err(PgError::Stale {
+            group: self.group.clone(),
+            machine: MachineKey(key.to_vec()),
+        }))
+    }
+
+    /// One write inside the transaction. The outer error is a database error; the inner one
+    /// is this write's own refusal. Success: the record's new version (0: deleted).
     async fn write_one(
         &self,
         client: &Client,
-        op: &OwnedOp,
+        write: &Planned<'_>,
+        expect: Expect,
         attempt: u32,
     ) -> Result<Result<i64, PgError>, PgError> {
         let doing = "committing writes";
-        let key = &op.key;
+        let key = write.key;
+        if let Change::Header { header, format } = &write.change {
+            client
+                .execute(
+                    sql::PUT_HEADER,
+                    &[&self.group, &key, format, &header.group, &header.codec],
+                )
+                .await
+                .map_err(PgError::db(doing))?;
+            return Ok(Ok(0));
+        }
         let ttl = self.ttl_secs();
         let lease = client
-            .query_opt(sql::TAKE_LEASE, &[&self.group, key, &self.owner, &ttl])
+            .query_opt(sql::TAKE_LEASE, &[&self.group, &key, &self.owner, &ttl])
             .await
             .map_err(PgError::db(doing))?;
         let Some(lease) = lease else {
             let holder = client
-                .query_opt(sql::LEASE_OWNER, &[&self.group, key])
+                .query_opt(sql::LEASE_OWNER, &[&self.group, &key])
                 .await
                 .map_err(PgError::db(doing))?;
-            let (owner, secs): (String, f64) =
-                holder.map_or((String::new(), 0.0), |row| (row.get(0), row.get(1)));
+            let (owner, secs): (String, f64) = match holder {
+                Some(row) => (
+                    row.try_get(0).map_err(PgError::db(doing))?,
+                    row.try_get(1).map_err(PgError::db(doing))?,
+                ),
+                None => (String::new(), 0.0),
+            };
             return Ok(Err(PgError::NotOwner {
                 group: self.group.clone(),
-                machine: MachineKey(key.clone()),
+                machine: MachineKey(key.to_vec()),
                 owner,
                 expires_in: Duration::from_secs_f64(secs.max(0.0)),
             }));
         };
-        let epoch: i64 = lease.get(0);
-        let stale = || {
-            Ok(Err(PgError::Stale {
-                group: self.group.clone(),
-                machine: MachineKey(key.clone()),
-            }))
-        };
-        match (&op.value, op.expect) {
-            (Some(value), Expect::Version(0)) => {
+        let epoch: i64 = lease.try_get(0).map_err(PgError::db(doing))?;
+        match (&write.change, expect) {
+            (Change::Put { record, meta }, Expect::Version(0)) => {
+                let mut params: Vec<&(dyn ToSql + Sync)> = vec![&self.group, &key, record, &epoch];
+                params.extend_from_slice(&meta.params());
                 let inserted = client
-                    .execute(sql::INSERT, &[&self.group, key, value, &epoch])
+                    .execute(sql::INSERT, &params)
                     .await
                     .map_err(PgError::db(doing))?;
                 if inserted == 1 {
                     return Ok(Ok(1));
                 }
-                self.already_written(client, op, 0, attempt).await
+                self.already_written(client, write, 0, epoch, attempt).await
             }
-            (Some(value), Expect::Version(version)) => {
+            (Change::Put { record, meta }, Expect::Version(version)) => {
+                let mut params: Vec<&(dyn ToSql + Sync)> =
+                    vec![&self.group, &key, record, &epoch, &version];
+                params.extend_from_slice(&meta.params());
                 let updated = client
-                    .execute(sql::UPDATE, &[&self.group, key, value, &epoch, &version])
+                    .execute(sql::UPDATE, &params)
                     .await
                     .map_err(PgError::db(doing))?;
                 if updated == 1 {
                     return Ok(Ok(version + 1));
                 }
-                self.already_written(client, op, version, attempt).await
+                self.already_written(client, write, version, epoch, attempt)
+                    .await
             }
-            (Some(value), Expect::Unknown) => {
+            (Change::Put { record, meta }, Expect::Unknown) => {
+                let mut params: Vec<&(dyn ToSql + Sync)> = vec![&self.group, &key, record, &epoch];
+                params.extend_from_slice(&meta.params());
                 let row = client
-                    .query_opt(sql::UPSERT, &[&self.group, key, value, &epoch])
+                    .query_opt(sql::UPSERT, &params)
                     .await
                     .map_err(PgError::db(doing))?;
                 match row {
-                    Some(row) => Ok(Ok(row.get(0))),
-                    None => stale(),
+                    Some(row) => Ok(Ok(row.try_get(0).map_err(PgError::db(doing))?)),
+                    None => self.stale(key),
                 }
             }
-            (None, expect) => {
+            (Change::PutMeta { meta, .. }, expect) => {
+                let version = match expect {
+                    Expect::Version(version) => Some(version),
+                    Expect::Unknown => None,
+                };
+                let mut params: Vec<&(dyn ToSql + Sync)> =
+                    vec![&self.group, &key, &epoch, &version];
+                params.extend_from_slice(&meta.params());
+                let row = client
+                    .query_opt(sql::PUT_META, &params)
+                    .await
+                    .map_err(PgError::db(doing))?;
+                if let Some(row) = row {
+                    return Ok(Ok(row.try_get(0).map_err(PgError::db(doing))?));
+                }
+                self.already_written(client, write, version.unwrap_or(0), epoch, attempt)
+                    .await
+            }
+            (Change::Delete, expect) => {
                 let version = match expect {
                     Expect::Version(version) if version > 0 => Some(version),
                     _ => None,
                 };
                 client
-                    .execute(sql::DELETE, &[&self.group, key, &epoch, &version])
+                    .execute(sql::DELETE, &[&self.group, &key, &epoch, &version])
                     .await
                     .map_err(PgError::db(doing))?;
                 let left = client
-                    .query_opt(sql::GET, &[&self.group, key])
+                    .query_opt(sql::EXISTS, &[&self.group, &key])
                     .await
                     .map_err(PgError::db(doing))?;
                 match left {
                     None => Ok(Ok(0)),
-                    Some(_) => stale(),
+                    Some(_) => self.stale(key),
                 }
             }
+            (Change::Header { .. }, _) => Ok(Ok(0)),
         }
     }
 
-    /// After a conditional write found another version: on a retry, the previous attempt may
-    /// have committed before its connection broke, which shows as exactly our value one version
-    /// on. Anything else is a stale write.
+    /// After a conditional write found another version (or, for metadata, no row to update):
+    /// on a retry, the previous attempt may have committed before its connection broke, which
+    /// shows as exactly our write one version on. A metadata write without a record is refused
+    /// as such; anything else is a stale write.
     async fn already_written(
         &self,
         client: &Client,
-        op: &OwnedOp,
+        write: &Planned<'_>,
         expected: i64,
+        epoch: i64,
         attempt: u32,
     ) -> Result<Result<i64, PgError>, PgError> {
-        if attempt > 0 {
-            let row = client
-                .query_opt(sql::GET, &[&self.group, &op.key])
-                .await
-                .map_err(PgError::db("committing writes"))?;
-            if let Some(row) = row {
-                let (value, version): (Vec<u8>, i64) = (row.get(0), row.get(1));
-                if version == expected + 1 && op.value.as_deref() == Some(value.as_slice()) {
-                    return Ok(Ok(version));
+        let doing = "committing writes";
+        match &write.change {
+            Change::PutMeta { original, .. } => {
+                let row = client
+                    .query_opt(sql::GET_META, &[&self.group, &write.key])
+                    .await
+                    .map_err(PgError::db(doing))?;
+                let Some(row) = row else {
+                    return Ok(Err(PgError::NoRecord {
+                        group: self.group.clone(),
+                        machine: MachineKey(write.key.to_vec()),
+                    }));
+                };
+                if attempt > 0 {
+                    let version: i64 = row.try_get(0).map_err(PgError::db(doing))?;
+                    let written_under: i64 = row.try_get(1).map_err(PgError::db(doing))?;
+                    let same = meta::from_row(&row, 2).is_ok_and(|meta| meta == **original);
+                    if version == expected + 1 && written_under == epoch && same {
+                        return Ok(Ok(version));
+                    }
                 }
             }
+            Change::Put { record, .. } if attempt > 0 => {
+                let row = client
+                    .query_opt(sql::GET, &[&self.group, &write.key])
+                    .await
+                    .map_err(PgError::db(doing))?;
+                if let Some(row) = row {
+                    let value: Vec<u8> = row.try_get(0).map_err(PgError::db(doing))?;
+                    let version: i64 = row.try_get(1).map_err(PgError::db(doing))?;
+                    if version == expected + 1 && value.as_slice() == *record {
+                        return Ok(Ok(version));
+                    }
+                }
+            }
+            _ => {}
         }
-        Ok(Err(PgError::Stale {
-            group: self.group.clone(),
-            machine: MachineKey(op.key.clone()),
-        }))
+        self.stale(write.key)
+    }
+
+    /// Stops the renewer, waits for the operations under way, releases this owner's leases,
+    /// marks the store closed and drops its connections. Idempotent.
+    async fn close(&self) -> Result<(), PgError> {
+        let renewer = self.renewer().take();
+        if let Some(renewer) = renewer {
+            renewer.abort();
+            // The task ends at its next await; its outcome (cancelled) says nothing new.
+            let _ = renewer.await;
+        }
+        let mut closed = self.gate.write().await;
+        if *closed {
+            return Ok(());
+        }
+        *closed = true;
+        // Past the lease time releasing is pointless: the leases have run out anyway.
+        let policy = RetryPolicy {
+            window: self.retry.window.min(self.lease_ttl),
+            ..self.retry
+        };
+        let released = self.release_with(&policy).await;
+        self.reader.reset().await;
+        self.writer.reset().await;
+        released.map(drop)
+    }
+}
+
+/// One scanned entry: `key`, the record (when read) and the metadata in the columns of `row`
+/// from `first` on.
+fn entry(key: Vec<u8>, record: Option<Vec<u8>>, row: &Row, first: usize) -> Entry {
+    Entry {
+        key,
+        record,
+        meta: meta::from_row(row, first),
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        let renewer = self
+            .renewer
+            .get_mut()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take();
+        if let Some(renewer) = renewer {
+            renewer.abort();
+        }
+        if *self.gate.get_mut() {
+            // Closed: the leases were released then.
+            return;
+        }
+        // Best effort, without blocking: release the leases on a task of the current runtime,
+        // if there is one. Otherwise (or if it fails) other instances take over once the
+        // leases run out.
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let reader = Arc::clone(&self.reader);
+        let group = std::mem::take(&mut self.group);
+        let owner = std::mem::take(&mut self.owner);
+        runtime.spawn(async move {
+            let params: [&(dyn ToSql + Sync); 2] = [&group, &owner];
+            let released = reader
+                .execute_once(sql::RELEASE_LEASES, &params, "releasing leases")
+                .await;
+            if let Err(error) = released {
+                tracing::debug!(%error, %group, "cannot release leases of a dropped store");
+            }
+        });
     }
 }
 
 /// A [`Store`] over PostgreSQL that several processes can share.
 ///
-/// * **Records**: `fsm_records(group_name, machine_id, value bytea, version, epoch)`; the
+/// * **Records**: `fsm_records(group_name, machine_id, value bytea, version, epoch, ...)`; the
 ///   group's store key is the `machine_id`. Schema created and migrated on open
 ///   ([`SCHEMA_VERSION`](crate::SCHEMA_VERSION)).
-/// * **Durability**: [`Store::write_batch_each`] is one transaction; the group acknowledges
-///   a `send_sync` after its `COMMIT` returned. It prefers group commit, so one transaction
+/// * **Metadata**: the engine metadata ([`Meta`]) lives in columns of the same row (`status`,
+///   `is_final`, `last_active_ms`, `failure_*`, `record_version`), written in the same
+///   statement as the record. A status index serves [`Filter::Status`] and a partial index
+///   [`Filter::Failed`]; rows written before those columns existed report
+///   [`MetaError::Missing`](fsm_runtime::store::MetaError::Missing). Group headers live in
+///   `fsm_headers`.
+/// * **Durability**: [`Store::commit`] is one transaction; the group acknowledges a
+///   `send_sync` after its `COMMIT` returned. It prefers group commit, so one transaction
 ///   carries the writes of many machines.
-/// * **Ownership**: writing a machine's record takes (or keeps) its lease in
+/// * **Ownership**: writing a machine's record or metadata takes (or keeps) its lease in
 ///   `fsm_leases(group_name, machine_id, owner, epoch, expires_at)`, in the same transaction.
 ///   A live lease of another instance refuses the write with [`PgError::NotOwner`] naming the
 ///   owner; an expired one is taken with the next epoch. A background task renews this
 ///   instance's leases every third of the lease time.
-/// * **Fencing**: a record is written only if its version is the one this instance last read
-///   or wrote and it was not written under a newer epoch, so a paused or partitioned former
-///   owner can never overwrite a newer record ([`PgError::Stale`]; the group reloads).
+/// * **Fencing**: a write goes through only if the record's version is the one this instance
+///   last read or wrote and it was not written under a newer epoch, so a paused or partitioned
+///   former owner can never overwrite a newer record ([`PgError::Stale`]; the group reloads).
+/// * **Resuming**: [`Store::scan_resumable`] returns only non-final machines this instance
+///   holds or can take (free or expired leases), and takes their leases.
 /// * **Failures**: broken connections are re-established and the operation retried for
 ///   the [`RetryPolicy`] window; a commit whose outcome was lost is recognised on retry.
+/// * **Closing**: [`Store::close`] stops lease renewal, releases this instance's leases at
+///   once and drops the connections; every later call through any clone fails with
+///   [`StoreError::Closed`]. Dropping the last clone without closing only attempts the release
+///   on a background task (when a tokio runtime is running); close the store to release its
+///   machines reliably.
 ///
-/// The store runs its own small tokio runtime (one worker), so its blocking [`Store`] methods
-/// may be called from any thread, including tokio workers.
+/// Natively async: no call blocks the calling thread. Cheap to clone (a handle).
+#[derive(Clone)]
 pub struct PgStore {
     inner: Arc<Inner>,
-    handle: Handle,
-    runtime: Option<Runtime>,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -438,17 +974,13 @@ impl std::fmt::Debug for PgStore {
 impl PgStore {
     /// Connects to `url` (`postgresql://user@host:port/db`) for group `group` with the default
     /// settings of [`PgStoreBuilder`](crate::PgStoreBuilder).
-    pub fn connect(url: &str, group: &str) -> Result<Self, PgError> {
-        crate::PgStoreBuilder::new(url, group).connect()
+    pub async fn connect(url: &str, group: &str) -> Result<Self, PgError> {
+        crate::PgStoreBuilder::new(url, group).connect().await
     }
 
     /// Wraps connected state; used by the builder.
-    pub(crate) fn from_parts(inner: Arc<Inner>, runtime: Runtime) -> Self {
-        Self {
-            inner,
-            handle: runtime.handle().clone(),
-            runtime: Some(runtime),
-        }
+    pub(crate) fn from_inner(inner: Arc<Inner>) -> Self {
+        Self { inner }
     }
 
     /// The group this store holds records of.
@@ -468,69 +1000,24 @@ impl PgStore {
 
     /// The instance holding the lease of the machine stored at `key`, with the time its lease
     /// still runs (zero: expired), or `None` when no instance ever held it.
-    pub fn owner_of(&self, key: &[u8]) -> Result<Option<(String, Duration)>, PgError> {
-        let inner = Arc::clone(&self.inner);
-        let key = key.to_vec();
-        self.block(async move { inner.owner_of(&key).await })
+    pub async fn owner_of(&self, key: &[u8]) -> Result<Option<(String, Duration)>, PgError> {
+        self.inner.owner_of(key).await
     }
 
     /// Extends every running lease of this instance now (the background task does this every
     /// third of the lease time) and returns how many.
-    pub fn renew_leases(&self) -> Result<u64, PgError> {
-        let inner = Arc::clone(&self.inner);
-        self.block(async move { inner.renew().await })
+    pub async fn renew_leases(&self) -> Result<u64, PgError> {
+        self.inner.renew().await
     }
 
     /// Ends every lease of this instance now, so other instances can take its machines at once
-    /// (done on drop too). Writes after this take the leases again.
-    pub fn release_leases(&self) -> Result<u64, PgError> {
-        let inner = Arc::clone(&self.inner);
-        self.block(async move { inner.release().await })
-    }
-
-    /// Runs `future` on the store's runtime and waits for it from this (any) thread.
-    pub(crate) fn block<T, F>(&self, future: F) -> Result<T, PgError>
-    where
-        T: Send + 'static,
-        F: Future<Output = Result<T, PgError>> + Send + 'static,
-    {
-        run_on(&self.handle, future)
+    /// ([`Store::close`] does this too). Writes after this take the leases again.
+    pub async fn release_leases(&self) -> Result<u64, PgError> {
+        self.inner.release().await
     }
 }
 
-/// Runs `future` on `handle` and waits for it from this (any) thread.
-pub(crate) fn run_on<T, F>(handle: &Handle, future: F) -> Result<T, PgError>
-where
-    T: Send + 'static,
-    F: Future<Output = Result<T, PgError>> + Send + 'static,
-{
-    let (done, result) = std::sync::mpsc::sync_channel(1);
-    handle.spawn(async move {
-        // The caller waits on the other end; it only goes away if its thread is unwinding.
-        let _ = done.send(future.await);
-    });
-    // A runtime that shut down drops the task, and with it the sender.
-    result.recv().unwrap_or(Err(PgError::Closed))
-}
-
-impl Drop for PgStore {
-    fn drop(&mut self) {
-        let inner = Arc::clone(&self.inner);
-        let (done, released) = std::sync::mpsc::sync_channel(1);
-        self.handle.spawn(async move {
-            let _ = done.send(inner.release().await);
-        });
-        // Best effort, bounded: other instances take over after the lease time anyway.
-        if let Ok(Err(error)) = released.recv_timeout(Duration::from_secs(2)) {
-            tracing::warn!(%error, group = %self.inner.group, "cannot release leases on drop");
-        }
-        if let Some(runtime) = self.runtime.take() {
-            // Does not block, so dropping the store inside async code is fine.
-            runtime.shutdown_background();
-        }
-    }
-}
-
+/// A [`PgError`] as the [`StoreError`] the trait returns.
 fn backend(error: PgError) -> StoreError {
     match error {
         PgError::Closed => StoreError::Closed,
@@ -539,35 +1026,28 @@ fn backend(error: PgError) -> StoreError {
 }
 
 impl Store for PgStore {
-    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        let inner = Arc::clone(&self.inner);
-        let key = key.to_vec();
-        self.block(async move { inner.get(key).await })
-            .map_err(backend)
+    fn get<'a>(&'a self, key: &'a [u8]) -> StoreFuture<'a, Option<Entry>> {
+        Box::pin(async move { self.inner.get(key).await.map_err(backend) })
     }
 
-    fn scan(&self, prefix: &[u8], visit: &mut dyn FnMut(&[u8], &[u8])) -> Result<(), StoreError> {
-        self.scan_records(prefix, false, visit)
+    fn scan<'a>(&'a self, request: ScanRequest<'a>) -> StoreFuture<'a, ScanPage> {
+        Box::pin(async move { self.inner.scan(&request).await.map_err(backend) })
     }
 
-    fn scan_resumable(
-        &self,
-        prefix: &[u8],
-        visit: &mut dyn FnMut(&[u8], &[u8]),
-    ) -> Result<(), StoreError> {
-        self.scan_records(prefix, true, visit)
+    fn scan_resumable<'a>(&'a self, request: ScanRequest<'a>) -> StoreFuture<'a, ScanPage> {
+        Box::pin(async move { self.inner.claim(&request).await.map_err(backend) })
     }
 
-    fn write_batch(&self, ops: &[WriteOp<'_>]) -> Result<(), StoreError> {
-        // Atomic: any refused op rolls the transaction back and is the error.
-        self.write_ops(ops, true).map(drop)
+    fn commit<'a>(&'a self, ops: &'a [WriteOp<'a>]) -> StoreFuture<'a, Committed> {
+        Box::pin(self.inner.commit(ops))
     }
 
-    fn write_batch_each(
-        &self,
-        ops: &[WriteOp<'_>],
-    ) -> Result<Vec<Result<(), StoreError>>, StoreError> {
-        self.write_ops(ops, false)
+    fn header<'a>(&'a self, prefix: &'a [u8]) -> StoreFuture<'a, Option<Header>> {
+        Box::pin(self.inner.header(prefix))
+    }
+
+    fn close(&self) -> StoreFuture<'_, ()> {
+        Box::pin(async move { self.inner.close().await.map_err(backend) })
     }
 
     fn prefers_group_commit(&self) -> bool {
@@ -575,113 +1055,11 @@ impl Store for PgStore {
     }
 }
 
-impl PgStore {
-    /// Visits the records under `prefix`: all of them, or with `claim` only those whose lease
-    /// this instance holds or can take (taking them).
-    fn scan_records(
-        &self,
-        prefix: &[u8],
-        claim: bool,
-        visit: &mut dyn FnMut(&[u8], &[u8]),
-    ) -> Result<(), StoreError> {
-        let inner = Arc::clone(&self.inner);
-        let prefix = prefix.to_vec();
-        let records = self
-            .block(async move { inner.scan(prefix, claim).await })
-            .map_err(backend)?;
-        records.iter().for_each(|(key, value)| visit(key, value));
-        Ok(())
-    }
-
-    /// Writes `ops` in one transaction. `atomic`: any refused op fails them all (nothing is
-    /// committed); otherwise each op succeeds or is refused on its own.
-    fn write_ops(
-        &self,
-        ops: &[WriteOp<'_>],
-        atomic: bool,
-    ) -> Result<Vec<Result<(), StoreError>>, StoreError> {
-        let mut results: Vec<Option<Result<(), StoreError>>> = vec![None; ops.len()];
-        let mut owned = Vec::with_capacity(ops.len());
-        let mut positions = Vec::with_capacity(ops.len());
-        {
-            let mut seen = self.inner.seen();
-            for (position, op) in ops.iter().enumerate() {
-                let (key, value) = match *op {
-                    WriteOp::Put { key, value } => (key, Some(value.to_vec())),
-                    WriteOp::Delete { key } => (key, None),
-                };
-                let expect = match seen.get_mut(key) {
-                    Some(entry @ (Seen::Refused | Seen::Known { tainted: true, .. })) => {
-                        // Refused without asking the server: the group reloads the record.
-                        *entry = Seen::Refused;
-                        let error = PgError::Stale {
-                            group: self.inner.group.clone(),
-                            machine: MachineKey(key.to_vec()),
-                        };
-                        if atomic {
-                            return Err(backend(error));
-                        }
-                        results[position] = Some(Err(backend(error)));
-                        continue;
-                    }
-                    Some(Seen::Known { version, .. }) => Expect::Version(*version),
-                    None => Expect::Unknown,
-                };
-                owned.push(OwnedOp {
-                    key: key.to_vec(),
-                    value,
-                    expect,
-                });
-                positions.push(position);
-            }
-        }
-        if !owned.is_empty() {
-            let inner = Arc::clone(&self.inner);
-            let keys: Vec<Vec<u8>> = owned.iter().map(|op| op.key.clone()).collect();
-            let written = self.block(async move { inner.write(owned, atomic).await });
-            let mut seen = self.inner.seen();
-            match written {
-                Ok(each) => {
-                    for ((key, position), outcome) in keys.into_iter().zip(positions).zip(each) {
-                        results[position] = Some(match outcome {
-                            Ok(version) => {
-                                let tainted = false;
-                                seen.insert(key, Seen::Known { version, tainted });
-                                Ok(())
-                            }
-                            Err(error) => {
-                                seen.insert(key, Seen::Refused);
-                                Err(backend(error))
-                            }
-                        });
-                    }
-                }
-                Err(error) => {
-                    for key in keys {
-                        seen.insert(key, Seen::Refused);
-                    }
-                    return Err(backend(error));
-                }
-            }
-        }
-        Ok(results
-            .into_iter()
-            .map(|result| {
-                result.unwrap_or_else(|| {
-                    Err(StoreError::backend(std::io::Error::other(
-                        "write was not attempted",
-                    )))
-                })
-            })
-            .collect())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
 
-    use super::{Inner, Seen};
+    use super::{Inner, Seen, successor};
 
     fn known(seen: &HashMap<Vec<u8>, Seen>) -> Option<(i64, bool)> {
         match seen.get(b"m".as_slice()) {
@@ -701,7 +1079,7 @@ mod tests {
             },
         );
         // A read answered before our write of version 5 committed.
-        Inner::observe(&mut seen, b"m", 4);
+        Inner::observe(&mut seen, b"m", 4, true);
         assert_eq!(
             known(&seen),
             Some((5, false)),
@@ -719,10 +1097,28 @@ mod tests {
                 tainted: false,
             },
         );
-        Inner::observe(&mut seen, b"m", 7);
+        Inner::observe(&mut seen, b"m", 7, true);
         assert_eq!(known(&seen), Some((7, true)));
         // The same version read again stays tainted until a write succeeds.
-        Inner::observe(&mut seen, b"m", 7);
+        Inner::observe(&mut seen, b"m", 7, true);
         assert_eq!(known(&seen), Some((7, true)));
+    }
+
+    #[test]
+    fn reads_without_a_copy_only_update_known_records() {
+        let mut seen = HashMap::new();
+        Inner::observe(&mut seen, b"m", 3, false);
+        assert_eq!(known(&seen), None);
+        Inner::observe(&mut seen, b"m", 3, true);
+        Inner::observe(&mut seen, b"m", 4, false);
+        assert_eq!(known(&seen), Some((4, true)));
+    }
+
+    #[test]
+    fn successor_bounds_every_key_with_the_prefix() {
+        assert_eq!(successor(b""), None);
+        assert_eq!(successor(&[0xff, 0xff]), None);
+        assert_eq!(successor(&[1, 2]), Some(vec![1, 3]));
+        assert_eq!(successor(&[1, 0xff]), Some(vec![2]));
     }
 }

@@ -11,11 +11,14 @@ use std::time::Duration;
 
 use fsm_postgres::{PgError, PgStore, PgStoreBuilder, SCHEMA_VERSION};
 use fsm_runtime::Group;
+use fsm_runtime::store::Store;
 use group_support::*;
 
-#[test]
-fn bad_url_is_refused_before_connecting() {
-    let error = PgStore::connect("postgres://fsm@localhost:port/db", "g").unwrap_err();
+#[tokio::test]
+async fn bad_url_is_refused_before_connecting() {
+    let error = PgStore::connect("postgres://fsm@localhost:port/db", "g")
+        .await
+        .unwrap_err();
     assert!(matches!(error, PgError::BadUrl { .. }), "{error}");
     assert!(
         error.to_string().contains("invalid PostgreSQL URL"),
@@ -23,12 +26,13 @@ fn bad_url_is_refused_before_connecting() {
     );
 }
 
-#[test]
-fn unreachable_server_names_the_address() {
+#[tokio::test]
+async fn unreachable_server_names_the_address() {
     // Port 1 on localhost: nothing listens there.
     let error = PgStoreBuilder::new("postgresql://fsm@127.0.0.1:1/db", "g")
         .connect_timeout(Duration::from_secs(2))
         .connect()
+        .await
         .unwrap_err();
     assert!(matches!(error, PgError::Connect { .. }), "{error}");
     assert!(error.to_string().contains("127.0.0.1:1"), "{error}");
@@ -46,7 +50,12 @@ async fn newer_schema_is_refused() {
     pg_support::admin(&url, &format!("CREATE DATABASE {database}")).await;
     let (base, _) = url.rsplit_once('/').unwrap();
     let own_url = format!("{base}/{database}");
-    drop(PgStore::connect(&own_url, "g").unwrap());
+    PgStore::connect(&own_url, "g")
+        .await
+        .unwrap()
+        .close()
+        .await
+        .unwrap();
     pg_support::admin(
         &own_url,
         &format!(
@@ -55,7 +64,7 @@ async fn newer_schema_is_refused() {
         ),
     )
     .await;
-    let error = PgStore::connect(&own_url, "g").unwrap_err();
+    let error = PgStore::connect(&own_url, "g").await.unwrap_err();
     match &error {
         PgError::SchemaTooNew { found, supported } => {
             assert_eq!((*found, *supported), (SCHEMA_VERSION + 1, SCHEMA_VERSION));
@@ -77,6 +86,7 @@ async fn dropped_connections_are_retried_and_no_acknowledged_event_is_lost() {
     let separator = if url.contains('?') { '&' } else { '?' };
     let store = PgStoreBuilder::new(&format!("{url}{separator}application_name={app}"), &app)
         .connect()
+        .await
         .unwrap();
     let group: Group<JobFsm, Env, u64, PgStore> =
         Group::builder(store, Env::default()).open().await.unwrap();
@@ -111,9 +121,10 @@ async fn dropped_connections_are_retried_and_no_acknowledged_event_is_lost() {
     assert!(killed > 0);
     for id in 0..machines {
         assert_eq!(
-            group.get(&id).unwrap().unwrap().count,
+            group.get(&id).await.unwrap().unwrap().count,
             ticks,
             "machine {id}"
         );
     }
+    group.close().await.unwrap();
 }

@@ -22,8 +22,22 @@ use std::sync::Arc;
 use fsm_runtime::store::Store;
 
 /// The store of one suite test, or `None` when there is no database.
-fn store(test: &str) -> Option<Arc<dyn Store>> {
-    pg_support::store(test).map(|store| Arc::new(store) as Arc<dyn Store>)
+async fn store(test: &str) -> Option<Arc<dyn Store>> {
+    let store = pg_support::store(test).await?;
+    Some(Arc::new(store) as Arc<dyn Store>)
+}
+
+/// Runs one suite test on a PostgreSQL store, then closes the store (releasing its leases;
+/// a no-op when the test closed its group already).
+async fn run<F, Fut>(test: &str, suite_test: F)
+where
+    F: FnOnce(Arc<dyn Store>) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    if let Some(store) = store(test).await {
+        suite_test(Arc::clone(&store)).await;
+        store.close().await.unwrap();
+    }
 }
 
 macro_rules! postgres_semantics {
@@ -32,9 +46,7 @@ macro_rules! postgres_semantics {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    if let Some(store) = super::store(stringify!($name)) {
-                        crate::semantics::suite::$name(store).await;
-                    }
+                    super::run(stringify!($name), crate::semantics::suite::$name).await;
                 }
             )*
         }
@@ -47,9 +59,7 @@ macro_rules! postgres_faults {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    if let Some(store) = super::store(stringify!($name)) {
-                        crate::faults::suite::$name(store).await;
-                    }
+                    super::run(stringify!($name), crate::faults::suite::$name).await;
                 }
             )*
         }

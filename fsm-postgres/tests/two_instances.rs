@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use fsm_postgres::{PgError, PgStoreBuilder};
 use fsm_runtime::Group;
-use fsm_runtime::group::SendError;
+use fsm_runtime::group::{Page, SendError};
 use fsm_runtime::store::StoreError;
 use group_support::*;
 
@@ -76,6 +76,7 @@ fn two_instances_child() {
             .owner(format!("instance-{role}"))
             .lease_ttl(pg_support::SHORT_LEASE)
             .connect()
+            .await
             .unwrap();
         let env = Env::default();
         if role == "b" {
@@ -105,7 +106,8 @@ fn two_instances_child() {
             }
             if role == "b" && round % 50 == 0 {
                 // Take over the machines of a dead instance, re-running their entry funcs.
-                group.resume().unwrap();
+                let report = group.resume().await.unwrap();
+                assert!(report.errors.is_empty(), "{:?}", report.errors);
                 let resumed: Vec<u64> = HELD.filter(|id| !env.runs_of(*id).is_empty()).collect();
                 if !finished && resumed.len() == HELD.count() {
                     for id in HELD {
@@ -117,7 +119,7 @@ fn two_instances_child() {
                 }
             }
             if finished && round % 50 == 25 {
-                group.stop().await;
+                group.close().await.unwrap();
                 println!("STOPPED");
                 return;
             }
@@ -197,6 +199,7 @@ fn two_instances_share_a_group_and_survive_sigkill() {
         let store = PgStoreBuilder::new(&url, &group_name)
             .owner("setup")
             .connect()
+            .await
             .unwrap();
         let group: PgGroup = Group::builder(store, Env::default()).open().await.unwrap();
         for id in TICKED {
@@ -205,8 +208,8 @@ fn two_instances_share_a_group_and_survive_sigkill() {
         for id in HELD {
             group.begin(id, Job::new(id, OnRun::Gate)).await.unwrap();
         }
-        group.stop().await;
-        // Dropping the last handle drops the store, which releases its leases.
+        // Closing the group closes the store, which releases its leases at once.
+        group.close().await.unwrap();
     });
 
     let (ack_tx, ack_rx) = mpsc::channel();
@@ -248,11 +251,13 @@ fn two_instances_share_a_group_and_survive_sigkill() {
         let store = PgStoreBuilder::new(&url, &group_name)
             .owner("verify")
             .connect()
+            .await
             .unwrap();
         let group: PgGroup = Group::builder(store, Env::default()).open().await.unwrap();
-        let listing = group.list().unwrap();
+        let listing = group.list(Page::all()).await.unwrap();
         assert!(listing.errors.is_empty(), "{:?}", listing.errors);
-        let stored: HashMap<u64, Job> = listing.records.into_iter().collect();
+        assert!(listing.next.is_none());
+        let stored: HashMap<u64, Job> = listing.items.into_iter().collect();
         for id in TICKED {
             let acked = acked.get(&id).copied().unwrap_or(0);
             let count = stored[&id].count;
@@ -266,5 +271,6 @@ fn two_instances_share_a_group_and_survive_sigkill() {
         for id in HELD {
             assert_eq!(stored[&id].status, Status::Done, "machine {id}");
         }
+        group.close().await.unwrap();
     });
 }

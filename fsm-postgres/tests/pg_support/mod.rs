@@ -47,8 +47,9 @@ pub fn builder(test: &str) -> Option<(String, PgStoreBuilder)> {
 }
 
 /// A store on a fresh group of test `test`, or `None` (skipped) without a database.
-pub fn store(test: &str) -> Option<PgStore> {
-    builder(test).map(|(_, builder)| builder.connect().unwrap())
+pub async fn store(test: &str) -> Option<PgStore> {
+    let (_, builder) = builder(test)?;
+    Some(builder.connect().await.unwrap())
 }
 
 /// A short lease for tests that wait for one to expire.
