@@ -237,8 +237,8 @@ pub async fn sequential_runs<C: Codec<Deal>>(
 
 #[cfg(test)]
 mod tests {
-    use fsm_runtime::store::RedbStore;
     use fsm_runtime::group::Page;
+    use fsm_runtime::store::RedbStore;
 
     use super::*;
     use crate::deal::{DealStatus, FixedCodec};
@@ -283,10 +283,10 @@ mod tests {
         group.stop().await;
         // Reads come from the store: every deal's saved record is complete.
         let completed = group
-                .by_status(DealStatus::Completed, Page::all())
-                .await
-                .unwrap()
-                .items;
+            .by_status(DealStatus::Completed, Page::all())
+            .await
+            .unwrap()
+            .items;
         assert_eq!(completed.len(), 50);
     }
 

@@ -127,7 +127,11 @@ async fn truncated_and_foreign_files_are_errors() {
     }
 
     let garbage = dir.path().join("garbage.redb");
-    std::fs::write(&garbage, b"this is not a database, just some text\n".repeat(200)).unwrap();
+    std::fs::write(
+        &garbage,
+        b"this is not a database, just some text\n".repeat(200),
+    )
+    .unwrap();
     let error = RedbStore::open(&garbage).unwrap_err();
     assert!(matches!(error, StoreError::Damaged(_)), "{error}");
 
@@ -158,7 +162,8 @@ async fn a_zeroed_page_is_an_error_never_a_panic() {
         std::fs::copy(&finished, &path).unwrap();
         {
             let mut file = OpenOptions::new().write(true).open(&path).unwrap();
-            file.seek(SeekFrom::Start(pages * place / 9 * 4096)).unwrap();
+            file.seek(SeekFrom::Start(pages * place / 9 * 4096))
+                .unwrap();
             file.write_all(&[0; 4096]).unwrap();
             file.sync_all().unwrap();
         }
@@ -324,15 +329,20 @@ fn write_unversioned_store(path: &Path, jobs: &[Job]) {
     let db = redb::Database::create(path).unwrap();
     let txn = db.begin_write().unwrap();
     {
-        let records: redb::TableDefinition<&[u8], &[u8]> = redb::TableDefinition::new("fsm_records");
+        let records: redb::TableDefinition<&[u8], &[u8]> =
+            redb::TableDefinition::new("fsm_records");
         let mut table = txn.open_table(records).unwrap();
         for job in jobs {
             let mut bytes = Vec::new();
             DagCbor.encode(job, &mut bytes).unwrap();
-            table.insert(job.id.to_be_bytes().as_slice(), bytes.as_slice()).unwrap();
+            table
+                .insert(job.id.to_be_bytes().as_slice(), bytes.as_slice())
+                .unwrap();
         }
         // One record the upgrade cannot decode.
-        table.insert(99_u64.to_be_bytes().as_slice(), [0xff_u8, 0x00].as_slice()).unwrap();
+        table
+            .insert(99_u64.to_be_bytes().as_slice(), [0xff_u8, 0x00].as_slice())
+            .unwrap();
     }
     txn.commit().unwrap();
 }
@@ -352,8 +362,14 @@ async fn a_headerless_store_opens_only_through_the_upgrade_option() {
         .open()
         .await
         .unwrap_err();
-    assert!(matches!(refused, OpenError::Unversioned { .. }), "{refused}");
-    assert!(refused.to_string().contains("upgrade_unversioned"), "{refused}");
+    assert!(
+        matches!(refused, OpenError::Unversioned { .. }),
+        "{refused}"
+    );
+    assert!(
+        refused.to_string().contains("upgrade_unversioned"),
+        "{refused}"
+    );
 
     let group = Group::<JobFsm, Env, u64, DynStore>::builder(Arc::clone(&store), env.clone())
         .upgrade_unversioned(true)
@@ -366,13 +382,21 @@ async fn a_headerless_store_opens_only_through_the_upgrade_option() {
     assert_eq!(listing.items.len(), 5);
     // The undecodable record: its record is corrupt and it has no metadata.
     assert_eq!(listing.errors.len(), 2, "{:?}", listing.errors);
-    assert!(listing.errors.iter().all(|e| e.to_string().contains("machine 99")));
+    assert!(
+        listing
+            .errors
+            .iter()
+            .all(|e| e.to_string().contains("machine 99"))
+    );
     group.send_sync(1, JobInput::Start).await.unwrap();
     group.close().await.unwrap();
 
     // Opened again, the header is there: no upgrade needed.
     let group = job_group(open_redb(&path).await, &env).await;
-    assert_eq!(group.get(&1).await.unwrap().unwrap().status, Status::Running);
+    assert_eq!(
+        group.get(&1).await.unwrap().unwrap().status,
+        Status::Running
+    );
     let active = ScanRequest {
         prefix: b"",
         filter: Filter::Status("Running"),

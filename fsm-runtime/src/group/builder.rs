@@ -1,9 +1,9 @@
 //! [`GroupBuilder`]: the choices made when a group is opened.
 
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::Arc;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize};
 
 use tokio::sync::{Notify, broadcast};
 
@@ -78,7 +78,9 @@ pub enum OpenError {
         found: String,
     },
     /// The records were written with another codec.
-    #[error("group {group:?} was written with codec {found:?}, but is opened with codec {expected:?}")]
+    #[error(
+        "group {group:?} was written with codec {found:?}, but is opened with codec {expected:?}"
+    )]
     WrongCodec {
         /// The group.
         group: String,
@@ -88,7 +90,9 @@ pub enum OpenError {
         found: String,
     },
     /// The group was written by a newer version of this library.
-    #[error("group {group:?} has store format {found}; this version reads format {supported} and older")]
+    #[error(
+        "group {group:?} has store format {found}; this version reads format {supported} and older"
+    )]
     FormatTooNew {
         /// The group.
         group: String,
@@ -223,8 +227,15 @@ where
         let name = self.name.unwrap_or_else(|| M::NAME.to_owned());
         let store = Arc::new(self.store);
         let names = StatusNames::<M>::new();
-        check_header::<M, C>(&*store, &self.prefix, &name, &self.codec, self.upgrade, &names)
-            .await?;
+        check_header::<M, C>(
+            &*store,
+            &self.prefix,
+            &name,
+            &self.codec,
+            self.upgrade,
+            &names,
+        )
+        .await?;
         let counters = Arc::new(AtomicCounters::default());
         let committer = store.prefers_group_commit().then(|| {
             Committer::start(
@@ -393,7 +404,12 @@ where
             None => break,
         }
     }
-    tracing::info!(machine = M::NAME, upgraded, damaged, "upgraded a store written by an older version");
+    tracing::info!(
+        machine = M::NAME,
+        upgraded,
+        damaged,
+        "upgraded a store written by an older version"
+    );
     Ok(())
 }
 
@@ -480,6 +496,10 @@ where
             None => break,
         }
     }
-    tracing::debug!(machine = M::NAME, resumed = report.resumed, "resumed machines");
+    tracing::debug!(
+        machine = M::NAME,
+        resumed = report.resumed,
+        "resumed machines"
+    );
     Ok(report)
 }

@@ -172,7 +172,12 @@ where
     }
 
     /// The metadata of a machine whose record is `state`.
-    pub(super) fn meta_for(&self, state: &M::State, last_active_ms: u64, failure: Option<Box<Failure>>) -> Meta {
+    pub(super) fn meta_for(
+        &self,
+        state: &M::State,
+        last_active_ms: u64,
+        failure: Option<Box<Failure>>,
+    ) -> Meta {
         let status = M::status(state);
         Meta {
             status: self.names.name(status),
@@ -186,7 +191,12 @@ where
     /// Writes a record and its metadata: through the committer when the store prefers group
     /// commit (which takes `value`, leaving it empty), inline otherwise (leaving `value` to be
     /// reused).
-    pub(super) async fn save(&self, key: &[u8], value: &mut Vec<u8>, meta: Meta) -> Result<(), StoreError> {
+    pub(super) async fn save(
+        &self,
+        key: &[u8],
+        value: &mut Vec<u8>,
+        meta: Meta,
+    ) -> Result<(), StoreError> {
         match &self.committer {
             Some(committer) => {
                 committer

@@ -329,7 +329,10 @@ where
                     shared.note_record_len(bytes.len());
                     let key = key.get_or_insert_with(|| shared.key(&id));
                     let meta = shared.meta_for(&state, now, None);
-                    shared.save(key, &mut bytes, meta).await.map_err(SaveError::Store)
+                    shared
+                        .save(key, &mut bytes, meta)
+                        .await
+                        .map_err(SaveError::Store)
                 }
                 Err(error) => Err(SaveError::Encode(error)),
             };
@@ -430,7 +433,9 @@ where
                 let status = M::status(&state);
                 if M::is_final(status) {
                     slot.ended = Some(Ended::Final(status));
-                } else if let Some(ended) = meta.as_ref().and_then(|meta| halted(meta, &shared.names)) {
+                } else if let Some(ended) =
+                    meta.as_ref().and_then(|meta| halted(meta, &shared.names))
+                {
                     slot.ended = Some(ended);
                 }
                 if let Some(meta) = &meta {

@@ -70,7 +70,11 @@ impl Shard {
         let old = std::mem::replace(&mut item.meta, meta.clone());
         if reindex {
             // The indexes hold the map's own key; a second lookup finds it.
-            if let Some(key) = self.items.get_key_value(key).map(|(key, _)| Arc::clone(key)) {
+            if let Some(key) = self
+                .items
+                .get_key_value(key)
+                .map(|(key, _)| Arc::clone(key))
+            {
                 self.unindex(&key, &old);
                 self.index(&key, meta);
             }
@@ -178,10 +182,7 @@ impl MemoryStore {
                     }
                     if request.filter == Filter::Active {
                         let shard = self.lock(self.shard_index(key));
-                        let active = shard
-                            .items
-                            .get(key)
-                            .is_some_and(|item| !item.meta.is_final);
+                        let active = shard.items.get(key).is_some_and(|item| !item.meta.is_final);
                         if !active {
                             continue;
                         }
@@ -381,7 +382,10 @@ mod tests {
         assert_eq!(in_b.entries.len(), 2);
         let in_a = store.scan(request(b"", Filter::Status("A"))).await.unwrap();
         assert_eq!(in_a.entries.len(), 1, "a/1 left status A");
-        store.commit(&[WriteOp::Delete { key: b"a/1" }]).await.unwrap();
+        store
+            .commit(&[WriteOp::Delete { key: b"a/1" }])
+            .await
+            .unwrap();
         assert_eq!(store.get(b"a/1").await.unwrap(), None);
         let in_b = store.scan(request(b"", Filter::Status("B"))).await.unwrap();
         assert_eq!(in_b.entries.len(), 1);

@@ -85,7 +85,10 @@ pub(crate) fn decode_meta(bytes: &[u8]) -> Result<Meta, MetaError> {
             None
         };
         if !reader.bytes.is_empty() {
-            return Err(format!("{} unexpected bytes at the end", reader.bytes.len()));
+            return Err(format!(
+                "{} unexpected bytes at the end",
+                reader.bytes.len()
+            ));
         }
         Ok(Meta {
             status: Cow::Owned(status),
@@ -119,7 +122,10 @@ pub(crate) fn decode_header(bytes: &[u8]) -> Result<Header, String> {
         codec: reader.str16()?,
     };
     if !reader.bytes.is_empty() {
-        return Err(format!("{} unexpected bytes at the end", reader.bytes.len()));
+        return Err(format!(
+            "{} unexpected bytes at the end",
+            reader.bytes.len()
+        ));
     }
     Ok(header)
 }

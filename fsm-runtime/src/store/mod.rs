@@ -230,10 +230,11 @@ impl Committed {
     pub fn result(&self, index: usize) -> Result<(), StoreError> {
         match &self.each {
             None => Ok(()),
-            Some(results) => results
-                .get(index)
-                .cloned()
-                .unwrap_or_else(|| Err(StoreError::damaged("the store returned no result for this write"))),
+            Some(results) => results.get(index).cloned().unwrap_or_else(|| {
+                Err(StoreError::damaged(
+                    "the store returned no result for this write",
+                ))
+            }),
         }
     }
 

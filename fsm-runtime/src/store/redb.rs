@@ -119,7 +119,10 @@ impl Inner {
         }
         // A poisoned lock only means a call panicked while holding it, which `guard_panics`
         // already turned into a failure of the store.
-        let db = self.db.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let db = self
+            .db
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let Some(db) = db.as_ref() else {
             return Err(StoreError::Closed);
         };
@@ -206,7 +209,10 @@ fn open_database(path: &Path) -> Result<Database, StoreError> {
     }
     {
         let mut info = txn.open_table(STORE_INFO).map_err(backend)?;
-        let format = info.get("format").map_err(backend)?.map(|value| value.value());
+        let format = info
+            .get("format")
+            .map_err(backend)?
+            .map(|value| value.value());
         if let Some(format) = format.filter(|&format| format > STORE_FORMAT) {
             return Err(StoreError::damaged(format!(
                 "{shown} has store format {format}; this version reads format {STORE_FORMAT} and older"
@@ -239,7 +245,9 @@ impl OwnedOp {
             }
             WriteOp::PutMeta { key, meta } => Self::PutMeta(key.to_vec(), meta.clone()),
             WriteOp::Delete { key } => Self::Delete(key.to_vec()),
-            WriteOp::PutHeader { prefix, header } => Self::PutHeader(prefix.to_vec(), header.clone()),
+            WriteOp::PutHeader { prefix, header } => {
+                Self::PutHeader(prefix.to_vec(), header.clone())
+            }
         }
     }
 }
@@ -514,9 +522,7 @@ fn read_entry(
     let meta = match (&record, meta) {
         (None, None) => return Ok(None),
         (Some(_), None) => Err(MetaError::Missing),
-        (None, Some(_)) => Err(MetaError::Damaged(
-            "metadata without a record".to_owned(),
-        )),
+        (None, Some(_)) => Err(MetaError::Damaged("metadata without a record".to_owned())),
         (Some(_), Some(meta)) => meta,
     };
     let record = if with_record { record } else { None };
@@ -561,7 +567,10 @@ impl Store for RedbStore {
         let close = move || {
             // Waits for the calls under way (they hold the read lock), then drops the database,
             // which releases the file.
-            let mut db = inner.db.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut db = inner
+                .db
+                .write()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
             let db = db.take();
             drop(db);
             Ok(())
@@ -608,7 +617,10 @@ mod tests {
                 },
             ];
             store.commit(&ops).await.unwrap();
-            store.commit(&[WriteOp::Delete { key: b"m/2" }]).await.unwrap();
+            store
+                .commit(&[WriteOp::Delete { key: b"m/2" }])
+                .await
+                .unwrap();
             store
                 .commit(&[WriteOp::Put {
                     key: b"m/1",
