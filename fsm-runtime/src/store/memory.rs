@@ -1,7 +1,7 @@
 //! An in-memory [`Store`], sharded so that concurrent machines do not contend on one lock.
 
 use std::borrow::Cow;
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 use std::hash::BuildHasher;
 use std::ops::Bound;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -16,6 +16,7 @@ const SHARDS: usize = 32;
 
 type Key = Arc<[u8]>;
 type Hasher = foldhash::fast::RandomState;
+type HashSet<T> = hashbrown::HashSet<T, Hasher>;
 
 /// One machine: its record and metadata.
 #[derive(Debug)]
@@ -25,30 +26,47 @@ struct Item {
 }
 
 /// One lock's worth of machines, with the indexes of the machines it holds.
+///
+/// hashbrown's map (the one inside std's) because it hands out the stored key with a mutable
+/// value (`get_key_value_mut`): the indexes share that key, so a status change costs no second
+/// lookup.
 #[derive(Debug, Default)]
 struct Shard {
-    items: HashMap<Key, Item, Hasher>,
-    /// The keys of this shard's machines by status.
-    by_status: HashMap<Cow<'static, str>, HashSet<Key, Hasher>, Hasher>,
+    items: hashbrown::HashMap<Key, Item, Hasher>,
+    /// The keys of this shard's machines by status: a short list (a machine has a few dozen
+    /// statuses at most), searched by the status names' addresses first.
+    by_status: Vec<(Cow<'static, str>, HashSet<Key>)>,
     /// The keys of this shard's machines with a failure record.
-    failed: HashSet<Key, Hasher>,
+    failed: HashSet<Key>,
 }
 
 impl Shard {
+    /// The set of keys in `status`, created when missing. Takes the `Cow` itself (not a
+    /// `&str`) so that a new entry keeps a borrowed `'static` name, whose address the next
+    /// lookups compare first.
+    #[allow(clippy::ptr_arg)]
+    fn status_set(&mut self, status: &Cow<'static, str>) -> &mut HashSet<Key> {
+        let position = self.by_status.iter().position(|(name, _)| {
+            // Names from a machine's table are the same `&'static str` every time.
+            std::ptr::eq(name.as_ptr(), status.as_ptr()) && name.len() == status.len()
+                || name == status
+        });
+        let position = position.unwrap_or_else(|| {
+            self.by_status.push((status.clone(), HashSet::default()));
+            self.by_status.len() - 1
+        });
+        &mut self.by_status[position].1
+    }
+
     fn unindex(&mut self, key: &Key, meta: &Meta) {
-        if let Some(keys) = self.by_status.get_mut(&meta.status) {
-            keys.remove(key);
-        }
+        self.status_set(&meta.status).remove(key);
         if meta.failure.is_some() {
             self.failed.remove(key);
         }
     }
 
     fn index(&mut self, key: &Key, meta: &Meta) {
-        self.by_status
-            .entry(meta.status.clone())
-            .or_default()
-            .insert(Arc::clone(key));
+        self.status_set(&meta.status).insert(Arc::clone(key));
         if meta.failure.is_some() {
             self.failed.insert(Arc::clone(key));
         }
@@ -58,7 +76,7 @@ impl Shard {
     /// updating the indexes only where they change. Returns `false` when there is no such
     /// machine.
     fn update(&mut self, key: &[u8], record: Option<&[u8]>, meta: &Meta) -> bool {
-        let Some(item) = self.items.get_mut(key) else {
+        let Some((stored_key, item)) = self.items.get_key_value_mut(key) else {
             return false;
         };
         if let Some(record) = record {
@@ -67,19 +85,22 @@ impl Shard {
         }
         let reindex = item.meta.status != meta.status
             || item.meta.failure.is_some() != meta.failure.is_some();
-        let old = std::mem::replace(&mut item.meta, meta.clone());
-        if reindex {
-            // The indexes hold the map's own key; a second lookup finds it.
-            if let Some(key) = self
-                .items
-                .get_key_value(key)
-                .map(|(key, _)| Arc::clone(key))
-            {
-                self.unindex(&key, &old);
-                self.index(&key, meta);
-            }
+        if !reindex {
+            item.meta.clone_from(meta);
+            return true;
         }
+        let stored_key = Arc::clone(stored_key);
+        let old = std::mem::replace(&mut item.meta, meta.clone());
+        self.unindex(&stored_key, &old);
+        self.index(&stored_key, meta);
         true
+    }
+
+    fn status_keys(&self, status: &str) -> Option<&HashSet<Key>> {
+        self.by_status
+            .iter()
+            .find(|(name, _)| name == status)
+            .map(|(_, keys)| keys)
     }
 }
 
@@ -158,7 +179,7 @@ impl MemoryStore {
                 for index in 0..self.shards.len() {
                     let shard = self.lock(index);
                     let set = match request.filter {
-                        Filter::Status(status) => shard.by_status.get(status),
+                        Filter::Status(status) => shard.status_keys(status),
                         _ => Some(&shard.failed),
                     };
                     matches.extend(set.into_iter().flatten().filter(|k| in_range(k)).cloned());
@@ -225,6 +246,16 @@ impl MemoryStore {
 
     fn commit_now(&self, ops: &[WriteOp<'_>]) -> Result<Committed, StoreError> {
         self.check_open()?;
+        if let [op] = ops {
+            if !matches!(op, WriteOp::PutHeader { .. }) {
+                // One machine's write, the inline store's usual commit: one shard, no lists.
+                let mut shard = self.lock(self.shard_index(op.key()));
+                return Ok(match self.apply(&mut shard, op) {
+                    Ok(()) => Committed::all(),
+                    Err(error) => Committed::each(vec![Err(error)]),
+                });
+            }
+        }
         // Lock every shard the batch touches, in index order (no deadlock), so the batch is
         // atomic for readers.
         let mut touched: Vec<usize> = ops

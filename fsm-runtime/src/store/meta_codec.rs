@@ -5,6 +5,7 @@
 //! string returns a value or an error, never a panic.
 //!
 //! ```text
+//! entry  = meta_length:u32 meta record     (a machine's value in the redb store)
 //! meta   = 0x01 flags:u8 last_active_ms:u64 record_version:u32 status:str16 [failure]
 //! flags  = bit 0: is_final, bit 1: a failure follows
 //! failure = kind:str8 status:str16 error:str32 at_ms:u64 halted:u8
@@ -20,6 +21,46 @@ const META_LAYOUT: u8 = 1;
 const HEADER_LAYOUT: u8 = 1;
 const FINAL: u8 = 1;
 const HAS_FAILURE: u8 = 2;
+
+/// Writes the value of a machine into `out` (cleared first): its metadata, then its record
+/// bytes unchanged.
+pub(crate) fn encode_entry(meta: &Meta, record: &[u8], out: &mut Vec<u8>) {
+    out.clear();
+    out.extend_from_slice(&[0; 4]);
+    encode_meta(meta, out);
+    // A failure's error text is the only long field, and `encode_meta` bounds it by u32.
+    let meta_len = u32::try_from(out.len() - 4).unwrap_or(u32::MAX);
+    out[..4].copy_from_slice(&meta_len.to_le_bytes());
+    out.extend_from_slice(record);
+}
+
+/// Splits a machine's value written by [`encode_entry`] into its metadata and record bytes.
+pub(crate) fn split_entry(bytes: &[u8]) -> Result<(&[u8], &[u8]), MetaError> {
+    let damaged = || MetaError::Damaged("machine value shorter than its metadata".to_owned());
+    let len_bytes: [u8; 4] = bytes
+        .get(..4)
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(damaged)?;
+    let meta_len = u32::from_le_bytes(len_bytes) as usize;
+    let rest = &bytes[4..];
+    if rest.len() < meta_len {
+        return Err(damaged());
+    }
+    Ok(rest.split_at(meta_len))
+}
+
+/// The status name and whether a failure is recorded, read from encoded metadata without
+/// decoding (or allocating) the rest; `None` when the bytes are not valid metadata.
+pub(crate) fn peek_meta(meta: &[u8]) -> Option<(&[u8], bool)> {
+    if meta.first() != Some(&META_LAYOUT) {
+        return None;
+    }
+    let flags = *meta.get(1)?;
+    let len_bytes: [u8; 2] = meta.get(14..16)?.try_into().ok()?;
+    let len = usize::from(u16::from_le_bytes(len_bytes));
+    let status = meta.get(16..16 + len)?;
+    Some((status, flags & HAS_FAILURE != 0))
+}
 
 /// Appends the byte form of `meta` to `out`.
 pub(crate) fn encode_meta(meta: &Meta, out: &mut Vec<u8>) {
@@ -243,6 +284,22 @@ mod tests {
     }
 
     #[test]
+    fn entries_split_and_peek_without_decoding() {
+        for failure in [false, true] {
+            let meta = sample(failure);
+            let mut value = Vec::new();
+            encode_entry(&meta, b"record", &mut value);
+            let (meta_bytes, record) = split_entry(&value).unwrap();
+            assert_eq!(record, b"record");
+            assert_eq!(decode_meta(meta_bytes), Ok(meta));
+            assert_eq!(peek_meta(meta_bytes), Some((&b"Ongoing"[..], failure)));
+        }
+        assert!(split_entry(&[9, 0, 0, 0, 1]).is_err());
+        assert!(split_entry(&[1, 0]).is_err());
+        assert_eq!(peek_meta(&[1, 0, 0]), None);
+    }
+
+    #[test]
     fn every_truncation_is_an_error() {
         let mut bytes = Vec::new();
         encode_meta(&sample(true), &mut bytes);
@@ -258,6 +315,8 @@ mod tests {
         fn any_bytes_decode_or_fail_without_panicking(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
             let _ = decode_meta(&bytes);
             let _ = decode_header(&bytes);
+            let _ = split_entry(&bytes);
+            let _ = peek_meta(&bytes);
         }
     }
 }
