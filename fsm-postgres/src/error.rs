@@ -104,8 +104,9 @@ pub enum PgError {
         /// The value.
         value: u64,
     },
-    /// A statement failed.
-    #[error("PostgreSQL error while {doing}: {source}")]
+    /// A statement failed. The text shows the server's SQLSTATE and message when the server
+    /// sent one ([`PgError::sqlstate`]).
+    #[error("PostgreSQL error while {doing}: {}", describe(.source))]
     Db {
         /// What the store was doing.
         doing: &'static str,
@@ -142,6 +143,29 @@ impl PgError {
         }
     }
 
+    /// The SQLSTATE the server reported (`40P01`, `23505`, ...), if this is a statement error
+    /// the server answered.
+    pub fn sqlstate(&self) -> Option<&str> {
+        match self {
+            Self::Db { source, .. } => source.code().map(|code| code.code()),
+            Self::Unavailable { last, .. } => last.sqlstate(),
+            _ => None,
+        }
+    }
+
+    /// Whether the connection must be replaced before retrying (it broke, or the server is
+    /// going away), as opposed to a transaction that lost a race on a healthy connection.
+    pub(crate) fn needs_reconnect(&self) -> bool {
+        match self {
+            Self::Connect { .. } => true,
+            Self::Db { source, .. } => !matches!(
+                source.code().map(|code| code.code()),
+                Some("40001" | "40P01" | "25P02")
+            ),
+            _ => false,
+        }
+    }
+
     pub(crate) fn db(doing: &'static str) -> impl FnOnce(tokio_postgres::Error) -> Self {
         move |source| Self::Db { doing, source }
     }
@@ -156,11 +180,40 @@ fn is_transient_db(error: &tokio_postgres::Error) -> bool {
         // connect now; 40001/40P01: serialization failure, deadlock.
         Some(code) => {
             let code = code.code();
+            // 25P02 (in failed transaction): a statement pipelined after the one that failed;
+            // the first failure may have been a serialization failure or a deadlock that
+            // surfaced on another statement, so the whole transaction is retried.
             code.starts_with("08")
-                || matches!(code, "57P01" | "57P02" | "57P03" | "40001" | "40P01")
+                || matches!(
+                    code,
+                    "57P01" | "57P02" | "57P03" | "40001" | "40P01" | "25P02"
+                )
         }
         // No SQLSTATE: an I/O error on the socket.
         None => std::error::Error::source(error)
             .is_some_and(|source| source.downcast_ref::<std::io::Error>().is_some()),
     }
+}
+
+/// The driver's error with the server's severity, SQLSTATE, message, detail and hint, when the
+/// server sent them (the driver's own text for a statement error is only "db error").
+fn describe(error: &tokio_postgres::Error) -> String {
+    let Some(db) = error.as_db_error() else {
+        return match std::error::Error::source(error) {
+            Some(cause) => format!("{error}: {cause}"),
+            None => error.to_string(),
+        };
+    };
+    let mut text = format!("{} {}: {}", db.severity(), db.code().code(), db.message());
+    if let Some(detail) = db.detail() {
+        text.push_str(" (detail: ");
+        text.push_str(detail);
+        text.push(')');
+    }
+    if let Some(hint) = db.hint() {
+        text.push_str(" (hint: ");
+        text.push_str(hint);
+        text.push(')');
+    }
+    text
 }

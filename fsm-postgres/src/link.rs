@@ -1,12 +1,13 @@
 //! One connection to the server that reconnects when it breaks, and the retry loop every
 //! operation runs in.
 
+use std::collections::HashMap;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use tokio::sync::Mutex;
-use tokio_postgres::{Client, Config, NoTls};
+use tokio_postgres::{Client, Config, NoTls, Statement};
 
 use crate::error::PgError;
 
@@ -37,14 +38,53 @@ impl Default for RetryPolicy {
 pub(crate) struct Link {
     config: Config,
     client: Mutex<Option<Arc<Client>>>,
+    /// Statements prepared on one client (the `Weak` names it, and keeps its address from
+    /// being reused while the cache refers to it).
+    statements: std::sync::Mutex<Prepared>,
 }
+
+/// The statements prepared on one client.
+type Prepared = (Weak<Client>, HashMap<&'static str, Statement>);
 
 impl Link {
     pub(crate) fn new(config: Config) -> Self {
         Self {
             config,
             client: Mutex::new(None),
+            statements: std::sync::Mutex::new((Weak::new(), HashMap::new())),
         }
+    }
+
+    /// `sql` prepared on `client`, prepared once per connection and then reused (a
+    /// round trip and a parse saved on every call).
+    pub(crate) async fn prepared(
+        &self,
+        client: &Arc<Client>,
+        sql: &'static str,
+    ) -> Result<Statement, tokio_postgres::Error> {
+        let same = |cache: &Prepared| std::ptr::eq(Weak::as_ptr(&cache.0), Arc::as_ptr(client));
+        {
+            let cache = self.cache();
+            if same(&cache) {
+                if let Some(statement) = cache.1.get(sql) {
+                    return Ok(statement.clone());
+                }
+            }
+        }
+        let statement = client.prepare(sql).await?;
+        let mut cache = self.cache();
+        if !same(&cache) {
+            *cache = (Arc::downgrade(client), HashMap::new());
+        }
+        cache.1.insert(sql, statement.clone());
+        Ok(statement)
+    }
+
+    fn cache(&self) -> std::sync::MutexGuard<'_, Prepared> {
+        // Every critical section leaves the cache consistent.
+        self.statements
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Connects now (used on open, so that a bad address fails at once).
@@ -131,10 +171,19 @@ impl Link {
                     last: Box::new(error),
                 });
             }
-            tracing::warn!(%error, attempt, doing, "PostgreSQL operation failed; reconnecting");
-            self.reset().await;
-            tokio::time::sleep(backoff).await;
-            backoff = (backoff * 2).min(policy.max_backoff);
+            if error.needs_reconnect() {
+                tracing::warn!(%error, attempt, doing, "PostgreSQL operation failed; reconnecting");
+                self.reset().await;
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(policy.max_backoff);
+            } else {
+                // A serialization failure or deadlock on a healthy connection: the transaction
+                // was rolled back; run it again after a short pause that differs between
+                // instances, so that two of them do not collide again.
+                tracing::debug!(%error, attempt, doing, "PostgreSQL transaction lost a race; retrying");
+                let jitter = u64::from(std::process::id() % 7 + attempt.min(20));
+                tokio::time::sleep(Duration::from_millis(jitter)).await;
+            }
         }
     }
 }

@@ -73,6 +73,66 @@ impl<'a> MetaColumns<'a> {
     }
 }
 
+/// The metadata of many writes as one array per column (the parameters of a set-based
+/// statement), in column order.
+#[derive(Debug, Default)]
+pub(crate) struct MetaArrays<'a> {
+    status: Vec<&'a str>,
+    is_final: Vec<bool>,
+    last_active_ms: Vec<i64>,
+    failure_kind: Vec<Option<&'static str>>,
+    failure_status: Vec<Option<&'a str>>,
+    failure_error: Vec<Option<&'a str>>,
+    failure_at_ms: Vec<Option<i64>>,
+    failure_halted: Vec<Option<bool>>,
+    record_version: Vec<i32>,
+}
+
+impl<'a> MetaArrays<'a> {
+    /// Room for `rows` rows.
+    pub(crate) fn with_capacity(rows: usize) -> Self {
+        Self {
+            status: Vec::with_capacity(rows),
+            is_final: Vec::with_capacity(rows),
+            last_active_ms: Vec::with_capacity(rows),
+            failure_kind: Vec::with_capacity(rows),
+            failure_status: Vec::with_capacity(rows),
+            failure_error: Vec::with_capacity(rows),
+            failure_at_ms: Vec::with_capacity(rows),
+            failure_halted: Vec::with_capacity(rows),
+            record_version: Vec::with_capacity(rows),
+        }
+    }
+
+    /// Appends one row.
+    pub(crate) fn push(&mut self, meta: &MetaColumns<'a>) {
+        self.status.push(meta.status);
+        self.is_final.push(meta.is_final);
+        self.last_active_ms.push(meta.last_active_ms);
+        self.failure_kind.push(meta.failure_kind);
+        self.failure_status.push(meta.failure_status);
+        self.failure_error.push(meta.failure_error);
+        self.failure_at_ms.push(meta.failure_at_ms);
+        self.failure_halted.push(meta.failure_halted);
+        self.record_version.push(meta.record_version);
+    }
+
+    /// The arrays as statement parameters, in column order.
+    pub(crate) fn params(&self) -> [&(dyn ToSql + Sync); META_COLUMNS] {
+        [
+            &self.status,
+            &self.is_final,
+            &self.last_active_ms,
+            &self.failure_kind,
+            &self.failure_status,
+            &self.failure_error,
+            &self.failure_at_ms,
+            &self.failure_halted,
+            &self.record_version,
+        ]
+    }
+}
+
 fn millis(ms: u64) -> i64 {
     i64::try_from(ms).unwrap_or(i64::MAX)
 }

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-/// The lease rule of [`TAKE_LEASE`] and [`claim`]: an owner keeps its running lease (same
+/// The lease rule of [`TAKE_LEASES`], [`PUT_BATCH`] and [`claim`]: an owner keeps its running lease (same
 /// epoch) and anyone takes a free or expired one (epoch + 1); another owner's running lease
 /// leaves the row untouched.
 macro_rules! lease_conflict {
@@ -30,17 +30,101 @@ macro_rules! meta_columns {
 /// How many metadata columns there are (and parameters a metadata write binds).
 pub(crate) const META_COLUMNS: usize = 9;
 
-/// Takes or keeps the lease of machine `$2` for owner `$3` for `$4` seconds and returns its
-/// epoch: kept (same epoch) while this owner's lease runs, taken (epoch + 1) when it is free or
-/// expired. No row: another owner's lease runs.
-pub(crate) const TAKE_LEASE: &str = concat!(
+/// The lease part of [`TAKE_LEASES`] and [`PUT_BATCH`], over a CTE `input` with one
+/// `machine_id` per distinct key: `held` are the leases owner `$OWNER` holds and that still run
+/// (read, not locked: they need no change), `taken` the free or expired ones it takes now
+/// (epoch + 1; new rows start at epoch 1), locked in key order. A key in neither is held by
+/// another owner whose lease runs. `$1` is the group; `$owner` and `$ttl` name the parameters
+/// holding the owner and the lease seconds.
+macro_rules! lease_ctes {
+    ($owner:literal, $ttl:literal) => {
+        concat!(
+            "
+    held AS (
+        SELECT l.machine_id, l.epoch FROM fsm_leases l JOIN input i
+            ON l.group_name = $1 AND l.machine_id = i.machine_id
+        WHERE l.owner = ",
+            $owner,
+            " AND l.expires_at > now()
+    ),
+    taken AS (
+        INSERT INTO fsm_leases AS l (group_name, machine_id, owner, epoch, expires_at)
+        SELECT $1, i.machine_id, ",
+            $owner,
+            ", 1, now() + make_interval(secs => ",
+            $ttl,
+            ")
+        FROM input i WHERE NOT EXISTS (SELECT 1 FROM held h WHERE h.machine_id = i.machine_id)
+        ORDER BY i.machine_id",
+            lease_conflict!(),
+            "
+        RETURNING l.machine_id, l.epoch
+    ),
+    lease AS (SELECT machine_id, epoch FROM held UNION ALL SELECT machine_id, epoch FROM taken)"
+        )
+    };
+}
+
+/// Takes or keeps the leases of the machines `$2` (a `bytea[]`) for owner `$3` for `$4`
+/// seconds, locking the rows it changes in key order, and returns `machine_id, epoch` of each
+/// lease this owner holds afterwards (kept: same epoch; taken: epoch + 1). A machine missing
+/// from the result is leased by another owner whose lease runs.
+pub(crate) const TAKE_LEASES: &str = concat!(
     "
-    INSERT INTO fsm_leases AS l (group_name, machine_id, owner, epoch, expires_at)
-    VALUES ($1, $2, $3, 1, now() + make_interval(secs => $4))
+    WITH input AS (SELECT DISTINCT machine_id FROM unnest($2::bytea[]) AS u(machine_id)),",
+    lease_ctes!("$3", "$4"),
+    "
+    SELECT machine_id, epoch FROM lease"
+);
+
+/// The hot path of a group commit, in one statement (one round trip, atomic on its own): the
+/// records `$2` (distinct keys) get the values `$3` and the metadata `$5..$13` (one array per
+/// column), each only if it is at the version in `$4` (0: absent) and not written under a
+/// newer epoch than this owner's lease; owner `$14` takes or keeps the leases for `$15`
+/// seconds first. Leases, then records, are locked in key order, so two such statements (or a
+/// renewal) never deadlock.
+///
+/// Returns one row per key: `machine_id`, the lease epoch (null: another owner's lease runs)
+/// and the record's new version (null: refused, the record is not at the expected version or
+/// was written under a newer epoch).
+pub(crate) const PUT_BATCH: &str = concat!(
+    "
+    WITH input AS (
+        SELECT * FROM unnest($2::bytea[], $3::bytea[], $4::int8[], $5::text[], $6::bool[],
+                             $7::int8[], $8::text[], $9::text[], $10::text[], $11::int8[],
+                             $12::bool[], $13::int4[])
+            AS u(machine_id, value, expected, ",
+    meta_columns!(),
+    ")
+    ),",
+    lease_ctes!("$14", "$15"),
     ",
-    lease_conflict!(),
-    "
-    RETURNING epoch"
+    written AS (
+        INSERT INTO fsm_records AS r (group_name, machine_id, value, version, epoch, ",
+    meta_columns!(),
+    ")
+        SELECT $1, i.machine_id, i.value, i.expected + 1, le.epoch, i.status, i.is_final,
+               i.last_active_ms, i.failure_kind, i.failure_status, i.failure_error,
+               i.failure_at_ms, i.failure_halted, i.record_version
+        FROM input i JOIN lease le ON le.machine_id = i.machine_id
+        WHERE i.expected = 0 OR EXISTS (
+            SELECT 1 FROM fsm_records x WHERE x.group_name = $1 AND x.machine_id = i.machine_id)
+        ORDER BY i.machine_id
+        ON CONFLICT (group_name, machine_id) DO UPDATE
+            SET value = EXCLUDED.value, version = EXCLUDED.version, epoch = EXCLUDED.epoch,
+                status = EXCLUDED.status, is_final = EXCLUDED.is_final,
+                last_active_ms = EXCLUDED.last_active_ms, failure_kind = EXCLUDED.failure_kind,
+                failure_status = EXCLUDED.failure_status,
+                failure_error = EXCLUDED.failure_error, failure_at_ms = EXCLUDED.failure_at_ms,
+                failure_halted = EXCLUDED.failure_halted,
+                record_version = EXCLUDED.record_version
+            WHERE r.version = EXCLUDED.version - 1 AND r.epoch <= EXCLUDED.epoch
+        RETURNING r.machine_id, r.version
+    )
+    SELECT i.machine_id, le.epoch, w.version
+    FROM input i
+    LEFT JOIN lease le ON le.machine_id = i.machine_id
+    LEFT JOIN written w ON w.machine_id = i.machine_id"
 );
 
 /// The owner of machine `$2`'s lease and the seconds it still runs (0 when it ran out or was
@@ -52,15 +136,23 @@ pub(crate) const LEASE_OWNER: &str = "
                 ELSE 0::float8 END
     FROM fsm_leases WHERE group_name = $1 AND machine_id = $2";
 
-/// Extends every running lease of owner `$2` to `$3` seconds from now.
+/// Extends every running lease of owner `$2` to `$3` seconds from now, locking them in key
+/// order (the order every statement locks lease rows in).
 pub(crate) const RENEW_LEASES: &str = "
-    UPDATE fsm_leases SET expires_at = now() + make_interval(secs => $3)
-    WHERE group_name = $1 AND owner = $2 AND expires_at > now()";
+    UPDATE fsm_leases l SET expires_at = now() + make_interval(secs => $3)
+    FROM (SELECT machine_id FROM fsm_leases
+          WHERE group_name = $1 AND owner = $2 AND expires_at > now()
+          ORDER BY machine_id FOR UPDATE) s
+    WHERE l.group_name = $1 AND l.machine_id = s.machine_id";
 
-/// Ends every lease of owner `$2` at once (the epoch stays, so fencing keeps working).
+/// Ends every lease of owner `$2` at once, locking them in key order (the epoch stays, so
+/// fencing keeps working).
 pub(crate) const RELEASE_LEASES: &str = "
-    UPDATE fsm_leases SET expires_at = '-infinity'
-    WHERE group_name = $1 AND owner = $2";
+    UPDATE fsm_leases l SET expires_at = '-infinity'
+    FROM (SELECT machine_id FROM fsm_leases
+          WHERE group_name = $1 AND owner = $2
+          ORDER BY machine_id FOR UPDATE) s
+    WHERE l.group_name = $1 AND l.machine_id = s.machine_id";
 
 /// Record `$2`: value, version, then the metadata columns.
 pub(crate) const GET: &str = concat!(
@@ -228,7 +320,7 @@ pub(crate) fn scan(range: &Range, with_records: bool) -> String {
 }
 
 /// One page of the non-final records to resume, taking their leases (the rule of
-/// [`TAKE_LEASE`]) where they are free, expired or this owner's. Binds the group, the range's
+/// [`TAKE_LEASES`]) where they are free, expired or this owner's. Binds the group, the range's
 /// parameters, the candidate limit (page size + 1), the page size, the owner and the lease
 /// seconds.
 ///
@@ -257,6 +349,7 @@ pub(crate) fn claim(range: &Range, with_records: bool) -> String {
         ), claimed AS (
             INSERT INTO fsm_leases AS l (group_name, machine_id, owner, epoch, expires_at)
             SELECT $1, machine_id, ${owner}, 1, now() + make_interval(secs => ${ttl}) FROM page
+            ORDER BY machine_id
             {conflict}
             RETURNING machine_id
         )

@@ -15,7 +15,7 @@ use tokio_postgres::{Client, Row};
 
 use crate::error::{MachineKey, PgError};
 use crate::link::{Link, RetryPolicy};
-use crate::meta::{self, MetaColumns};
+use crate::meta::{self, MetaArrays, MetaColumns};
 use crate::sql::{self, Condition, META_COLUMNS, Range};
 
 /// What this process last saw of one record: the basis its cached copy is built on.
@@ -69,6 +69,44 @@ struct Planned<'a> {
 impl Planned<'_> {
     fn is_machine_write(&self) -> bool {
         !matches!(self.change, Change::Header { .. })
+    }
+}
+
+/// One write's outcome inside a commit: the record's new version, or this write's refusal.
+type Outcome = Result<i64, PgError>;
+
+/// The outcomes of a commit's writes, in the order of the writes.
+type Outcomes = Vec<Outcome>;
+
+/// One row of a set-based record write ([`sql::PUT_BATCH`]).
+#[derive(Debug, Clone, Copy)]
+struct PutRow<'a> {
+    key: &'a [u8],
+    record: &'a [u8],
+    meta: &'a MetaColumns<'a>,
+    /// The version the record must be at (0: absent).
+    expected: i64,
+}
+
+impl<'a> PutRow<'a> {
+    /// The rows of `writes`, sorted by key, when every write is a record write of a machine
+    /// this process has read and no machine is written twice; otherwise `None`.
+    fn batch(writes: &'a [Planned<'a>]) -> Option<Vec<Self>> {
+        let mut rows = writes
+            .iter()
+            .map(|write| match (&write.change, write.expect) {
+                (Change::Put { record, meta }, Expect::Version(expected)) => Some(PutRow {
+                    key: write.key,
+                    record,
+                    meta,
+                    expected,
+                }),
+                _ => None,
+            })
+            .collect::<Option<Vec<_>>>()?;
+        rows.sort_unstable_by_key(|row| row.key);
+        let distinct = rows.windows(2).all(|pair| pair[0].key != pair[1].key);
+        distinct.then_some(rows)
     }
 }
 
@@ -274,7 +312,9 @@ impl Inner {
     pub(crate) async fn renew(&self) -> Result<u64, PgError> {
         let _open = self.open().await?;
         let ttl = self.ttl_secs();
-        self.reader
+        // On the writer, between commits: renewals never wait on this instance's own writes.
+        let _one_writer = self.write_lock.lock().await;
+        self.writer
             .retrying(&self.retry, "renewing leases", |client, _| async move {
                 client
                     .execute(sql::RENEW_LEASES, &[&self.group, &self.owner, &ttl])
@@ -513,9 +553,10 @@ impl Inner {
                     }
                 }
                 Err(error) => {
-                    for write in planned.iter().filter(|write| write.is_machine_write()) {
-                        seen.insert(write.key.to_vec(), Seen::Refused);
-                    }
+                    // The transaction was rolled back (or, when the connection broke during
+                    // COMMIT and retrying gave up, its outcome is unknown): what this process
+                    // knew of each record stays. Had it been applied, the record's version
+                    // check refuses the next write of the machine, which then reloads it.
                     return Err(backend(error));
                 }
             }
@@ -590,15 +631,26 @@ impl Inner {
         })
     }
 
-    /// Runs `writes` in one transaction on the writer connection, retrying transient
-    /// failures; returns each write's new version or refusal.
-    async fn write(&self, writes: &[Planned<'_>]) -> Result<Vec<Result<i64, PgError>>, PgError> {
+    /// Runs `writes` atomically on the writer connection, retrying transient failures
+    /// (broken connections, and serialization failures and deadlocks, which roll the whole
+    /// transaction back); returns each write's new version or refusal.
+    ///
+    /// The common case, record writes of distinct machines this instance has read, is one
+    /// set-based statement ([`sql::PUT_BATCH`]): one round trip for the whole batch. Anything
+    /// else (metadata-only writes, deletes, headers, a machine written twice, a machine never
+    /// read) runs as a transaction of one statement per write.
+    async fn write(&self, writes: &[Planned<'_>]) -> Result<Outcomes, PgError> {
         let _one_writer = self.write_lock.lock().await;
+        let batch = PutRow::batch(writes);
+        let batch = batch.as_deref();
         self.writer
             .retrying(
                 &self.retry,
                 "committing writes",
                 |client, attempt| async move {
+                    if let Some(rows) = batch {
+                        return self.put_batch(&client, writes, rows, attempt).await;
+                    }
                     let result = self.write_transaction(&client, writes, attempt).await;
                     if result.is_err() && !client.is_closed() {
                         // Leave the connection usable; if even this fails the next attempt
@@ -611,116 +663,212 @@ impl Inner {
             .await
     }
 
+    /// The writes of `rows` (all of `writes`, sorted by key) in one statement.
+    async fn put_batch(
+        &self,
+        client: &Arc<Client>,
+        writes: &[Planned<'_>],
+        rows: &[PutRow<'_>],
+        attempt: u32,
+    ) -> Result<Outcomes, PgError> {
+        let doing = "committing writes";
+        let mut keys = Vec::with_capacity(rows.len());
+        let mut values = Vec::with_capacity(rows.len());
+        let mut expected = Vec::with_capacity(rows.len());
+        let mut metas = MetaArrays::with_capacity(rows.len());
+        for row in rows {
+            keys.push(row.key);
+            values.push(row.record);
+            expected.push(row.expected);
+            metas.push(row.meta);
+        }
+        let ttl = self.ttl_secs();
+        let mut params: Vec<&(dyn ToSql + Sync)> = vec![&self.group, &keys, &values, &expected];
+        params.extend_from_slice(&metas.params());
+        params.push(&self.owner);
+        params.push(&ttl);
+        let statement = self
+            .writer
+            .prepared(client, sql::PUT_BATCH)
+            .await
+            .map_err(PgError::db(doing))?;
+        let answered = client
+            .query(&statement, &params)
+            .await
+            .map_err(PgError::db(doing))?;
+        let mut outcome: HashMap<Vec<u8>, (Option<i64>, Option<i64>)> =
+            HashMap::with_capacity(answered.len());
+        for row in &answered {
+            let key: Vec<u8> = row.try_get(0).map_err(PgError::db(doing))?;
+            let epoch: Option<i64> = row.try_get(1).map_err(PgError::db(doing))?;
+            let version: Option<i64> = row.try_get(2).map_err(PgError::db(doing))?;
+            outcome.insert(key, (epoch, version));
+        }
+        let mut each = Vec::with_capacity(writes.len());
+        for write in writes {
+            let result = match outcome.get(write.key).copied() {
+                Some((_, Some(version))) => Ok(version),
+                Some((Some(epoch), None)) => {
+                    let expected = match write.expect {
+                        Expect::Version(version) => version,
+                        Expect::Unknown => 0,
+                    };
+                    self.already_written(client, write, expected, epoch, attempt)
+                        .await?
+                }
+                Some((None, None)) => self.not_owner(client, write.key).await?,
+                None => Err(PgError::Stale {
+                    group: self.group.clone(),
+                    machine: MachineKey(write.key.to_vec()),
+                }),
+            };
+            each.push(result);
+        }
+        Ok(each)
+    }
+
+    /// The refusal of a write to a machine whose lease another instance holds, naming it.
+    async fn not_owner(&self, client: &Client, key: &[u8]) -> Result<Outcome, PgError> {
+        let doing = "committing writes";
+        let holder = client
+            .query_opt(sql::LEASE_OWNER, &[&self.group, &key])
+            .await
+            .map_err(PgError::db(doing))?;
+        let (owner, secs): (String, f64) = match holder {
+            Some(row) => (
+                row.try_get(0).map_err(PgError::db(doing))?,
+                row.try_get(1).map_err(PgError::db(doing))?,
+            ),
+            None => (String::new(), 0.0),
+        };
+        Ok(Err(PgError::NotOwner {
+            group: self.group.clone(),
+            machine: MachineKey(key.to_vec()),
+            owner,
+            expires_in: Duration::from_secs_f64(secs.max(0.0)),
+        }))
+    }
+
+    /// The general case: one transaction that first takes the leases of every machine
+    /// written (one statement, rows locked in key order), then runs the writes one by one in
+    /// key order (a machine written twice: in the order given, each write expecting what the
+    /// one before wrote). Statements run one after the other, so the first error is the one
+    /// that aborted the transaction.
     async fn write_transaction(
         &self,
         client: &Client,
         writes: &[Planned<'_>],
         attempt: u32,
-    ) -> Result<Vec<Result<i64, PgError>>, PgError> {
+    ) -> Result<Outcomes, PgError> {
         let doing = "committing writes";
         client
             .batch_execute("BEGIN")
             .await
             .map_err(PgError::db(doing))?;
-        let mut keys: Vec<(bool, &[u8])> = writes
+        let mut machines: Vec<&[u8]> = writes
             .iter()
-            .map(|write| (write.is_machine_write(), write.key))
+            .filter(|write| write.is_machine_write())
+            .map(|write| write.key)
             .collect();
-        keys.sort_unstable();
-        keys.dedup();
-        let results = if keys.len() == writes.len() {
-            // Distinct keys: pipeline every write on the connection.
-            futures::future::join_all(
-                writes
-                    .iter()
-                    .map(|write| self.write_one(client, write, write.expect, attempt)),
-            )
-            .await
-        } else {
-            // One key written twice: in order, each write expecting what the one before wrote.
-            let mut written: HashMap<(bool, &[u8]), i64> = HashMap::new();
-            let mut results = Vec::with_capacity(writes.len());
-            for write in writes {
-                let slot = (write.is_machine_write(), write.key);
-                let expect = written
-                    .get(&slot)
-                    .map_or(write.expect, |&version| Expect::Version(version));
-                let result = self.write_one(client, write, expect, attempt).await;
-                if let Ok(Ok(version)) = &result {
-                    written.insert(slot, *version);
+        machines.sort_unstable();
+        machines.dedup();
+        let mut epochs: HashMap<Vec<u8>, i64> = HashMap::with_capacity(machines.len());
+        if !machines.is_empty() {
+            let ttl = self.ttl_secs();
+            let leases = client
+                .query(
+                    sql::TAKE_LEASES,
+                    &[&self.group, &machines, &self.owner, &ttl],
+                )
+                .await
+                .map_err(PgError::db(doing))?;
+            for row in &leases {
+                let key: Vec<u8> = row.try_get(0).map_err(PgError::db(doing))?;
+                let epoch: i64 = row.try_get(1).map_err(PgError::db(doing))?;
+                epochs.insert(key, epoch);
+            }
+        }
+        // Headers first (their own table), then machines in key order; a stable sort keeps
+        // the writes of one machine in the order given.
+        let mut order: Vec<usize> = (0..writes.len()).collect();
+        order.sort_by_key(|&index| (writes[index].is_machine_write(), writes[index].key));
+        let mut written: HashMap<&[u8], i64> = HashMap::new();
+        let mut each: Vec<Option<Outcome>> = (0..writes.len()).map(|_| None).collect();
+        for index in order {
+            let write = &writes[index];
+            let outcome = if let Change::Header { header, format } = &write.change {
+                client
+                    .execute(
+                        sql::PUT_HEADER,
+                        &[
+                            &self.group,
+                            &write.key,
+                            format,
+                            &header.group,
+                            &header.codec,
+                        ],
+                    )
+                    .await
+                    .map_err(PgError::db(doing))?;
+                Ok(0)
+            } else {
+                match epochs.get(write.key).copied() {
+                    None => self.not_owner(client, write.key).await?,
+                    Some(epoch) => {
+                        let expect = written
+                            .get(write.key)
+                            .map_or(write.expect, |&version| Expect::Version(version));
+                        let outcome = self
+                            .write_one(client, write, expect, epoch, attempt)
+                            .await?;
+                        if let Ok(version) = &outcome {
+                            written.insert(write.key, *version);
+                        }
+                        outcome
+                    }
                 }
-                results.push(result);
-            }
-            results
-        };
-        let mut each = Vec::with_capacity(results.len());
-        for result in results {
-            match result {
-                Ok(outcome) => each.push(outcome),
-                // A database error aborted the transaction: every write fails (or is retried).
-                Err(error) => return Err(error),
-            }
+            };
+            each[index] = Some(outcome);
         }
         client
             .batch_execute("COMMIT")
             .await
             .map_err(PgError::db(doing))?;
-        Ok(each)
+        // Every write got its outcome in the loop above; a missing one would be refused.
+        Ok(each
+            .into_iter()
+            .zip(writes)
+            .map(|(outcome, write)| {
+                outcome.unwrap_or_else(|| {
+                    Err(PgError::Stale {
+                        group: self.group.clone(),
+                        machine: MachineKey(write.key.to_vec()),
+                    })
+                })
+            })
+            .collect())
     }
 
-    fn stale(&self, key: &[u8]) -> Result<Result<i64, PgError>, PgError> {
+    fn stale(&self, key: &[u8]) -> Result<Outcome, PgError> {
         Ok(Err(PgError::Stale {
             group: self.group.clone(),
             machine: MachineKey(key.to_vec()),
         }))
     }
 
-    /// One write inside the transaction. The outer error is a database error; the inner one
-    /// is this write's own refusal. Success: the record's new version (0: deleted).
+    /// One machine write inside the transaction, under lease `epoch`. The outer error is a
+    /// database error; the inner one is this write's own refusal. Success: the record's new
+    /// version (0: deleted).
     async fn write_one(
         &self,
         client: &Client,
         write: &Planned<'_>,
         expect: Expect,
+        epoch: i64,
         attempt: u32,
-    ) -> Result<Result<i64, PgError>, PgError> {
+    ) -> Result<Outcome, PgError> {
         let doing = "committing writes";
         let key = write.key;
-        if let Change::Header { header, format } = &write.change {
-            client
-                .execute(
-                    sql::PUT_HEADER,
-                    &[&self.group, &key, format, &header.group, &header.codec],
-                )
-                .await
-                .map_err(PgError::db(doing))?;
-            return Ok(Ok(0));
-        }
-        let ttl = self.ttl_secs();
-        let lease = client
-            .query_opt(sql::TAKE_LEASE, &[&self.group, &key, &self.owner, &ttl])
-            .await
-            .map_err(PgError::db(doing))?;
-        let Some(lease) = lease else {
-            let holder = client
-                .query_opt(sql::LEASE_OWNER, &[&self.group, &key])
-                .await
-                .map_err(PgError::db(doing))?;
-            let (owner, secs): (String, f64) = match holder {
-                Some(row) => (
-                    row.try_get(0).map_err(PgError::db(doing))?,
-                    row.try_get(1).map_err(PgError::db(doing))?,
-                ),
-                None => (String::new(), 0.0),
-            };
-            return Ok(Err(PgError::NotOwner {
-                group: self.group.clone(),
-                machine: MachineKey(key.to_vec()),
-                owner,
-                expires_in: Duration::from_secs_f64(secs.max(0.0)),
-            }));
-        };
-        let epoch: i64 = lease.try_get(0).map_err(PgError::db(doing))?;
         match (&write.change, expect) {
             (Change::Put { record, meta }, Expect::Version(0)) => {
                 let mut params: Vec<&(dyn ToSql + Sync)> = vec![&self.group, &key, record, &epoch];
