@@ -44,8 +44,12 @@ pub struct GroupBuilder<M, H, I, S, C = DagCbor> {
     shards: usize,
     notification_capacity: usize,
     max_commit_batch: usize,
+    queue_bound: usize,
     _types: PhantomData<fn() -> (M, I)>,
 }
+
+/// The default of [`GroupBuilder::queue_bound`].
+pub const DEFAULT_QUEUE_BOUND: usize = 1024;
 
 /// Why [`GroupBuilder::open`] failed.
 #[derive(Debug, thiserror::Error)]
@@ -122,6 +126,7 @@ impl<M, H, I, S> GroupBuilder<M, H, I, S, DagCbor> {
             shards: 64,
             notification_capacity: 1024,
             max_commit_batch: 4096,
+            queue_bound: DEFAULT_QUEUE_BOUND,
             _types: PhantomData,
         }
     }
@@ -142,6 +147,7 @@ impl<M, H, I, S, C> GroupBuilder<M, H, I, S, C> {
             shards: self.shards,
             notification_capacity: self.notification_capacity,
             max_commit_batch: self.max_commit_batch,
+            queue_bound: self.queue_bound,
             _types: PhantomData,
         }
     }
@@ -197,6 +203,18 @@ impl<M, H, I, S, C> GroupBuilder<M, H, I, S, C> {
         self
     }
 
+    /// The most inputs from callers one machine's queue holds (default
+    /// [`DEFAULT_QUEUE_BOUND`], at least 1). At the bound, [`Group::send`] and
+    /// [`Group::send_sync`] wait for room and [`Group::try_send`] returns
+    /// [`SendError::Full`](super::SendError::Full). Inputs the machine's own entry funcs trigger
+    /// do not count and never wait; neither do sends made from inside any entry func, because
+    /// an entry func waiting for room in a machine whose entry func waits for room in its own
+    /// machine would deadlock both. The queue therefore may exceed the bound by those inputs.
+    pub fn queue_bound(mut self, inputs: usize) -> Self {
+        self.queue_bound = inputs.max(1);
+        self
+    }
+
     /// The most record writes one group commit holds (default 4096).
     pub fn max_commit_batch(mut self, writes: usize) -> Self {
         self.max_commit_batch = writes.max(1);
@@ -247,6 +265,10 @@ where
         let (notifications, _) = broadcast::channel(self.notification_capacity);
         let shared = Arc::new(Shared {
             shards: (0..self.shards).map(|_| Mutex::default()).collect(),
+            room: (0..self.shards).map(|_| Notify::new()).collect(),
+            queue_bound: self.queue_bound,
+            cancelled: AtomicBool::new(false),
+            cancel: Notify::new(),
             hasher: Default::default(),
             store,
             codec: self.codec,

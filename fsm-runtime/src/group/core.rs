@@ -22,10 +22,30 @@ use crate::store::{Failure, Meta, Store, StoreError, WriteOp, now_ms};
 /// The reply channel of a `send_sync`.
 pub(super) type Reply<M, I> = oneshot::Sender<Result<AppliedOf<M>, SendError<M, I>>>;
 
+/// Where a queued input came from, which decides how its failure is reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Source {
+    /// A `send`/`send_sync` caller. `bounded`: it counts against the machine's queue bound
+    /// (false for inputs sent from inside an entry func, which never wait). A failure goes
+    /// back to the caller (`send_sync`) and is counted on the machine.
+    Sender { bounded: bool },
+    /// An entry func of the machine itself ([`Context::trigger`](crate::Context::trigger)):
+    /// never bounded; a failure is the machine's failure record.
+    Triggered,
+}
+
 /// One input waiting in a machine's queue.
 pub(super) struct Queued<M: Machine, I: MachineId> {
     pub(super) input: M::Input,
     pub(super) reply: Option<Reply<M, I>>,
+    pub(super) source: Source,
+}
+
+impl<M: Machine, I: MachineId> Queued<M, I> {
+    /// Whether this input counts against the queue bound.
+    pub(super) fn is_bounded(&self) -> bool {
+        self.source == Source::Sender { bounded: true }
+    }
 }
 
 /// Why a machine accepts no more events.
@@ -51,6 +71,10 @@ pub(super) struct Slot<M: Machine, I: MachineId> {
     /// When the machine was created or last applied an event (milliseconds since the Unix
     /// epoch), as its stored metadata says.
     pub(super) last_active_ms: u64,
+    /// How many queued inputs count against the queue bound.
+    pub(super) bounded: usize,
+    /// How many inputs of callers this machine rejected since it was loaded.
+    pub(super) rejected: u64,
 }
 
 impl<M: Machine, I: MachineId> Slot<M, I> {
@@ -66,7 +90,22 @@ impl<M: Machine, I: MachineId> Slot<M, I> {
             busy: false,
             ended,
             last_active_ms: now_ms(),
+            bounded: 0,
+            rejected: 0,
         }
+    }
+
+    /// Queues `queued`, counting it against the bound when it is bounded.
+    pub(super) fn push(&mut self, queued: Queued<M, I>) {
+        self.bounded += usize::from(queued.is_bounded());
+        self.queue.push_back(queued);
+    }
+
+    /// Takes the next queued input, uncounting it.
+    pub(super) fn pop(&mut self) -> Option<Queued<M, I>> {
+        let queued = self.queue.pop_front()?;
+        self.bounded -= usize::from(queued.is_bounded());
+        Some(queued)
     }
 
     /// A slot for a record loaded from the store with its metadata: a halt recorded there
@@ -101,6 +140,14 @@ pub(super) type Shard<M, I> = HashMap<I, Slot<M, I>, IdHasher>;
 /// Everything a group's handle and its tasks share.
 pub(super) struct Shared<M: Machine, H, I: MachineId, S, C> {
     pub(super) shards: Box<[Mutex<Shard<M, I>>]>,
+    /// One per shard: wakes senders waiting for room in a queue of that shard.
+    pub(super) room: Box<[Notify]>,
+    /// The most bounded inputs one machine's queue holds.
+    pub(super) queue_bound: usize,
+    /// Set when `stop`'s deadline passed: entry funcs are cancelled and tasks exit.
+    pub(super) cancelled: AtomicBool,
+    /// Wakes entry funcs that are running when `cancelled` is set.
+    pub(super) cancel: Notify,
     pub(super) hasher: IdHasher,
     pub(super) store: Arc<S>,
     pub(super) codec: C,
@@ -136,9 +183,25 @@ where
     /// The shard of `id`. Callers that lock it more than once per operation keep the reference
     /// instead of hashing again.
     pub(super) fn shard_of(&self, id: &I) -> &Mutex<Shard<M, I>> {
+        &self.shards[self.shard_index(id)]
+    }
+
+    /// The index of `id`'s shard (in `shards` and `room`).
+    pub(super) fn shard_index(&self, id: &I) -> usize {
         // The modulo keeps the index in bounds; truncating the hash is intended.
-        let index = (self.hasher.hash_one(id) as usize) % self.shards.len();
-        &self.shards[index]
+        (self.hasher.hash_one(id) as usize) % self.shards.len()
+    }
+
+    /// Wakes the senders waiting for room in every queue (stop, cancel).
+    pub(super) fn wake_all_senders(&self) {
+        for room in self.room.iter() {
+            room.notify_waiters();
+        }
+    }
+
+    /// Whether `stop`'s deadline passed.
+    pub(super) fn is_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::SeqCst)
     }
 
     pub(super) fn lock<'a>(&self, shard: &'a Mutex<Shard<M, I>>) -> MutexGuard<'a, Shard<M, I>> {

@@ -15,6 +15,7 @@ use crate::store::{MetaError, StoreError};
 /// Variants that carry `input` hand the rejected input back ([`SendError::into_input`]); the
 /// others are about an input that was consumed by the transition function.
 #[derive(thiserror::Error)]
+#[non_exhaustive]
 pub enum SendError<M: Machine, I: MachineId> {
     /// The group has been stopped.
     #[error("machine {}: the group is stopped", .id.display())]
@@ -113,6 +114,29 @@ pub enum SendError<M: Machine, I: MachineId> {
         /// The rejected input, when it had not been consumed yet.
         input: Option<M::Input>,
     },
+    /// The machine's queue holds as many inputs as its bound allows
+    /// ([`GroupBuilder::queue_bound`](super::GroupBuilder::queue_bound)):
+    /// [`Group::try_send`](super::Group::try_send) does not wait for room.
+    #[error("machine {}: queue full, event {:?} not queued", .id.display(), M::event(.input))]
+    Full {
+        /// The machine.
+        id: I,
+        /// The rejected input.
+        input: M::Input,
+    },
+    /// The engine panicked while handling the machine (in the record codec, the record's
+    /// `Clone`, or the engine itself): the machine is halted, its record as last saved.
+    #[error("machine {}: engine panic{}: {message}", .id.display(), .event.map(|e| format!(" after event {e:?}")).unwrap_or_default())]
+    EnginePanic {
+        /// The machine.
+        id: I,
+        /// The event that was applied but could not be saved, when the input was consumed.
+        event: Option<M::Event>,
+        /// The panic message.
+        message: String,
+        /// The rejected input, when it had not been consumed yet.
+        input: Option<M::Input>,
+    },
     /// Encoding the new record failed; the application was rolled back.
     #[error("machine {}: cannot encode record after event {event:?}: {source}", .id.display())]
     Encode {
@@ -138,6 +162,8 @@ impl<M: Machine, I: MachineId> SendError<M, I> {
             | Self::ActionPanicked { id, .. }
             | Self::Corrupt { id, .. }
             | Self::Store { id, .. }
+            | Self::Full { id, .. }
+            | Self::EnginePanic { id, .. }
             | Self::Encode { id, .. } => id,
         }
     }
@@ -149,8 +175,11 @@ impl<M: Machine, I: MachineId> SendError<M, I> {
             | Self::UnknownId { input, .. }
             | Self::Terminated { input, .. }
             | Self::Halted { input, .. }
+            | Self::Full { input, .. }
             | Self::Invalid { input, .. } => Some(input),
-            Self::Corrupt { input, .. } | Self::Store { input, .. } => input,
+            Self::Corrupt { input, .. }
+            | Self::Store { input, .. }
+            | Self::EnginePanic { input, .. } => input,
             Self::ActionFailed { .. } | Self::ActionPanicked { .. } | Self::Encode { .. } => None,
         }
     }

@@ -85,12 +85,12 @@ mod stats;
 mod status_names;
 mod worker;
 
-pub use builder::{GroupBuilder, OpenError};
+pub use builder::{DEFAULT_QUEUE_BOUND, GroupBuilder, OpenError};
 pub use error::{BeginError, ReadError, SendError};
 pub use notify::{Applied, AppliedKind, AppliedOf, Change, Notification, RecvError, Subscription};
 pub use stats::Counters;
 
-use self::core::{LoadError, Queued, Reply, Shared, Slot};
+use self::core::{LoadError, Queued, Reply, Shared, Slot, Source};
 use crate::codec::{Codec, DagCbor};
 use crate::id::MachineId;
 use crate::machine::{Machine, RunEntry};
@@ -262,10 +262,15 @@ where
         let queued = match shard.get_mut(&id) {
             Some(slot) => {
                 if let Ok(state) = &created {
-                    *slot = Slot {
-                        queue: std::mem::take(&mut slot.queue),
-                        ..Slot::new(Some(state.clone()))
-                    };
+                    // A panicking `Clone` leaves the slot empty: the machine's task loads the
+                    // record from the store instead.
+                    let cached =
+                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| state.clone()))
+                            .ok();
+                    let (queue, bounded) = (std::mem::take(&mut slot.queue), slot.bounded);
+                    *slot = Slot::new(cached);
+                    slot.queue = queue;
+                    slot.bounded = bounded;
                 }
                 !slot.queue.is_empty()
             }
@@ -337,17 +342,30 @@ where
     /// itself (unknown, terminated, halted, corrupt, stopped group) come back here with the
     /// input; errors of the transition are counted and logged, not returned (use
     /// [`Group::send_sync`] for them).
+    ///
+    /// When the machine's queue holds as many inputs from callers as its bound
+    /// ([`GroupBuilder::queue_bound`]), this waits for room; [`Group::stop`] wakes it with
+    /// [`SendError::Stopped`]. Sends from inside an entry func never wait (see
+    /// [`GroupBuilder::queue_bound`]).
     pub async fn send(&self, id: I, input: M::Input) -> Result<(), SendError<M, I>> {
-        self.enqueue(id, input, None).await
+        self.enqueue(id, input, None, true).await
+    }
+
+    /// Like [`Group::send`], but returns [`SendError::Full`] with the input instead of waiting
+    /// when the machine's queue is at its bound. (It may still wait for the store, to load a
+    /// machine that is not in memory.)
+    pub async fn try_send(&self, id: I, input: M::Input) -> Result<(), SendError<M, I>> {
+        self.enqueue(id, input, None, false).await
     }
 
     /// Queues `input` on machine `id` and waits until it is applied and durably saved (or
-    /// rejected). Allocates one oneshot channel per call, and clones the id.
+    /// rejected). Waits for room in the queue like [`Group::send`]. Allocates one oneshot
+    /// channel per call, and clones the id.
     pub async fn send_sync(&self, id: I, input: M::Input) -> Result<AppliedOf<M>, SendError<M, I>> {
         let (reply, answer) = oneshot::channel();
         let event = M::event(&input);
         let key = id.clone();
-        self.enqueue(id, input, Some(reply)).await?;
+        self.enqueue(id, input, Some(reply), true).await?;
         answer.await.unwrap_or_else(|_| {
             // The task never drops a reply unanswered; this only happens when the runtime
             // shuts down under it.
@@ -365,80 +383,119 @@ where
         id: I,
         input: M::Input,
         reply: Option<Reply<M, I>>,
+        wait: bool,
     ) -> Result<(), SendError<M, I>> {
         let shared = &*self.shared;
-        let shard = shared.shard_of(&id);
+        let shard = shared.shard_index(&id);
+        let source = Source::Sender {
+            bounded: !worker::in_entry_func(),
+        };
         let mut pending = (input, reply);
         let mut loaded = None;
+        // Set after the first `Full`: from then on each pass registers for a wake-up before it
+        // looks at the queue, so room made in between is never missed.
+        let mut waiting = false;
         loop {
+            let room = shared.room[shard].notified();
+            tokio::pin!(room);
+            if waiting {
+                room.as_mut().enable();
+            }
             let (input, reply) = pending;
-            pending = match self.queue_if_loaded(shard, &id, input, reply, loaded.take()) {
+            let queued = Queued {
+                input,
+                reply,
+                source,
+            };
+            let not_in_memory;
+            (pending, not_in_memory) = match self.queue_if_loaded(shard, &id, queued, loaded.take())
+            {
                 Ok(None) => return Ok(()),
-                Ok(Some(not_loaded)) => not_loaded,
+                Ok(Some(not_loaded)) => (not_loaded, true),
+                Err(Rejected::Full(queued)) => {
+                    if !wait {
+                        return Err(SendError::Full {
+                            id,
+                            input: queued.input,
+                        });
+                    }
+                    if waiting {
+                        room.await;
+                    }
+                    waiting = true;
+                    ((queued.input, queued.reply), false)
+                }
                 Err(rejected) => return Err(rejected.into_error(id)),
             };
-            // Not in memory: load it without the lock, then insert it and queue on the next
-            // pass (unless a racing send or begin put a slot there meanwhile).
-            let input = pending.0;
-            loaded = Some(match shared.load(&id).await {
-                Ok(Some(loaded)) => loaded,
-                Ok(None) => return Err(SendError::UnknownId { id, input }),
-                Err(LoadError::Corrupt(source)) => {
-                    return Err(SendError::Corrupt {
-                        id,
-                        source,
-                        input: Some(input),
-                    });
-                }
-                Err(LoadError::Store(source)) => {
-                    return Err(SendError::Store {
-                        id,
-                        event: None,
-                        source,
-                        input: Some(input),
-                    });
-                }
-            });
-            pending.0 = input;
+            if not_in_memory {
+                // Not in memory: load it without the lock, then insert it and queue on the
+                // next pass (unless a racing send or begin put a slot there meanwhile).
+                let input = pending.0;
+                loaded = Some(match shared.load(&id).await {
+                    Ok(Some(loaded)) => loaded,
+                    Ok(None) => return Err(SendError::UnknownId { id, input }),
+                    Err(LoadError::Corrupt(source)) => {
+                        return Err(SendError::Corrupt {
+                            id,
+                            source,
+                            input: Some(input),
+                        });
+                    }
+                    Err(LoadError::Store(source)) => {
+                        return Err(SendError::Store {
+                            id,
+                            event: None,
+                            source,
+                            input: Some(input),
+                        });
+                    }
+                });
+                pending.0 = input;
+            }
         }
     }
 
     /// Under the shard lock: queues the input on the machine's slot (inserting `loaded` as the
     /// slot first when there is none) and starts its task if it is idle. Hands the input back
     /// when the machine is not in memory and nothing was loaded; an error is completed with the
-    /// id by the caller.
+    /// id by the caller. A final machine loaded from the store is not kept in memory.
     #[allow(clippy::type_complexity)]
     fn queue_if_loaded(
         &self,
-        shard: &std::sync::Mutex<core::Shard<M, I>>,
+        shard: usize,
         id: &I,
-        input: M::Input,
-        reply: Option<Reply<M, I>>,
+        queued: Queued<M, I>,
         loaded: Option<(M::State, Option<crate::store::Meta>)>,
-    ) -> Result<Option<(M::Input, Option<Reply<M, I>>)>, Rejected<M>> {
+    ) -> Result<Option<(M::Input, Option<Reply<M, I>>)>, Rejected<M, I>> {
         let shared = &*self.shared;
-        let mut guard = shared.lock(shard);
+        let mut guard = shared.lock(&shared.shards[shard]);
         // Checked under the shard lock: `stop` passes every shard lock after setting the
         // flag, so a send either sees it or is counted in `active` before `stop` waits.
         if shared.is_stopping() {
-            return Err(Rejected::Stopped(input));
+            return Err(Rejected::Stopped(queued.input));
         }
         if !guard.contains_key(id) {
             match loaded {
                 Some((state, meta)) => {
                     let slot = Slot::loaded(state, meta.as_ref(), &shared.names);
+                    if let Some(ended @ core::Ended::Final(_)) = &slot.ended {
+                        return Err(Rejected::Ended(ended.clone(), queued.input));
+                    }
                     guard.insert(id.clone(), slot);
                 }
-                None => return Ok(Some((input, reply))),
+                None => return Ok(Some((queued.input, queued.reply))),
             }
         }
         let Some(slot) = guard.get_mut(id) else {
-            return Ok(Some((input, reply)));
+            return Ok(Some((queued.input, queued.reply)));
         };
         if let Some(ended) = &slot.ended {
-            return Err(Rejected::Ended(ended.clone(), input));
+            return Err(Rejected::Ended(ended.clone(), queued.input));
         }
-        slot.queue.push_back(Queued { input, reply });
+        if queued.is_bounded() && slot.bounded >= shared.queue_bound {
+            return Err(Rejected::Full(queued));
+        }
+        slot.push(queued);
         if !slot.busy {
             slot.busy = true;
             shared.enter();
@@ -657,6 +714,20 @@ where
     /// exits (this waits for it). Reads keep working; the store stays open until
     /// [`Group::close`]. Idempotent.
     pub async fn stop(&self) {
+        self.stop_inner(None).await;
+    }
+
+    /// Stops the group like [`Group::stop`], but waits at most `deadline` for machines to
+    /// finish their queued inputs and entry funcs. After it, the entry funcs still running are
+    /// cancelled and recorded as failures ([`FailureKind::EntryFuncCancelled`]; the machine is
+    /// not halted, so resume runs the func again), the inputs still queued are refused with
+    /// [`SendError::Stopped`], and the last writes are committed. An entry func that triggers
+    /// events forever cannot hang shutdown this way.
+    pub async fn stop_within(&self, deadline: Duration) {
+        self.stop_inner(Some(deadline)).await;
+    }
+
+    async fn stop_inner(&self, deadline: Option<Duration>) {
         let shared = &*self.shared;
         shared.stopping.store(true, Ordering::SeqCst);
         // Barrier: any send that saw `stopping == false` under a shard lock has finished its
@@ -664,19 +735,52 @@ where
         for shard in shared.shards.iter() {
             drop(shared.lock(shard));
         }
-        loop {
-            let idle = shared.idle.notified();
-            tokio::pin!(idle);
-            idle.as_mut().enable();
-            if shared.active.load(Ordering::SeqCst) == 0 {
-                break;
+        // Senders waiting for room look again and see the group stopping.
+        shared.wake_all_senders();
+        let drained = match deadline {
+            None => {
+                self.all_tasks_done().await;
+                true
             }
-            idle.await;
+            Some(deadline) => tokio::time::timeout(deadline, self.all_tasks_done())
+                .await
+                .is_ok(),
+        };
+        if !drained {
+            shared.cancelled.store(true, Ordering::SeqCst);
+            shared.cancel.notify_waiters();
+            self.all_tasks_done().await;
         }
         if let Some(committer) = &shared.committer {
             committer.shutdown().await;
         }
         shared.stopped.store(true, Ordering::SeqCst);
+    }
+
+    /// Resolves once no machine task (or `begin`) is in flight.
+    async fn all_tasks_done(&self) {
+        let shared = &*self.shared;
+        loop {
+            let idle = shared.idle.notified();
+            tokio::pin!(idle);
+            idle.as_mut().enable();
+            if shared.active.load(Ordering::SeqCst) == 0 {
+                return;
+            }
+            idle.await;
+        }
+    }
+
+    /// How many inputs of callers machine `id` rejected (invalid, action failed, terminated,
+    /// halted) since it was last loaded into memory: counted on the machine's in-memory slot,
+    /// so a machine that left memory (a final machine leaves at once) reads 0. Each such
+    /// error also went back to its `send_sync` caller and into [`Counters::events_rejected`].
+    pub fn rejected_inputs(&self, id: &I) -> u64 {
+        let shared = &*self.shared;
+        shared
+            .lock(shared.shard_of(id))
+            .get(id)
+            .map_or(0, |slot| slot.rejected)
     }
 
     /// Stops the group (as [`Group::stop`], if it is not stopped yet), waits for the committer
@@ -694,16 +798,22 @@ where
 }
 
 /// Why a send was refused under the shard lock, before the id is attached.
-enum Rejected<M: Machine> {
+enum Rejected<M: Machine, I: MachineId> {
     Stopped(M::Input),
     Ended(core::Ended<M::Status>, M::Input),
+    /// The queue is at its bound; the input (and its reply) are handed back to wait or fail.
+    Full(Queued<M, I>),
 }
 
-impl<M: Machine> Rejected<M> {
-    fn into_error<I: MachineId>(self, id: I) -> SendError<M, I> {
+impl<M: Machine, I: MachineId> Rejected<M, I> {
+    fn into_error(self, id: I) -> SendError<M, I> {
         match self {
             Self::Stopped(input) => SendError::Stopped { id, input },
             Self::Ended(ended, input) => worker::ended_error(&ended, id, input),
+            Self::Full(queued) => SendError::Full {
+                id,
+                input: queued.input,
+            },
         }
     }
 }

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::sync::broadcast;
 
 use crate::machine::Machine;
+use crate::store::FailureKind;
 
 /// How an applied event changed the status (the applied variants of
 /// [`Outcome`](crate::Outcome)).
@@ -55,12 +56,17 @@ pub enum Change<M: Machine> {
         /// The record right after this event.
         state: Arc<M::State>,
     },
-    /// An entry func returned an error or panicked.
-    EntryFailed {
-        /// The status whose entry func failed.
+    /// The machine failed: its failure record was just written
+    /// ([`Group::failures`](super::Group::failures) shows it).
+    Failed {
+        /// What failed.
+        kind: FailureKind,
+        /// The status the machine failed in.
         status: M::Status,
         /// The error text (or panic message).
         error: Arc<str>,
+        /// Whether the failure halted the machine.
+        halted: bool,
     },
 }
 
@@ -80,9 +86,16 @@ impl<M: Machine> Clone for Change<M> {
                 applied: *applied,
                 state: Arc::clone(state),
             },
-            Self::EntryFailed { status, error } => Self::EntryFailed {
+            Self::Failed {
+                kind,
+                status,
+                error,
+                halted,
+            } => Self::Failed {
+                kind: *kind,
                 status: *status,
                 error: Arc::clone(error),
+                halted: *halted,
             },
         }
     }
@@ -105,10 +118,17 @@ impl<M: Machine> fmt::Debug for Change<M> {
                 .field("applied", applied)
                 .field("state", state)
                 .finish(),
-            Self::EntryFailed { status, error } => f
-                .debug_struct("EntryFailed")
+            Self::Failed {
+                kind,
+                status,
+                error,
+                halted,
+            } => f
+                .debug_struct("Failed")
+                .field("kind", kind)
                 .field("status", status)
                 .field("error", error)
+                .field("halted", halted)
                 .finish(),
         }
     }

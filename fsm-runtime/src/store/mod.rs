@@ -79,24 +79,49 @@ pub enum FailureKind {
     EntryFuncError,
     /// An entry func panicked.
     EntryFuncPanic,
+    /// An entry func was cancelled by [`Group::stop_within`](crate::Group::stop_within) after
+    /// its deadline; resume runs it again.
+    EntryFuncCancelled,
+    /// An input an entry func triggered is not valid in the machine's status (it may only have
+    /// lost a race, for example with a cancellation: operators decide what is harmless).
+    InvalidTriggeredInput,
+    /// The action of an input an entry func triggered returned an error.
+    TriggeredActionError,
+    /// The action of an input an entry func triggered panicked.
+    TriggeredActionPanic,
+    /// The engine itself panicked while handling the machine (in the record codec, in the
+    /// record's `Clone`, or in the engine): the machine is halted, its record as last saved.
+    EnginePanic,
 }
 
 impl FailureKind {
+    /// Every kind, in declaration order.
+    pub const ALL: [Self; 7] = [
+        Self::EntryFuncError,
+        Self::EntryFuncPanic,
+        Self::EntryFuncCancelled,
+        Self::InvalidTriggeredInput,
+        Self::TriggeredActionError,
+        Self::TriggeredActionPanic,
+        Self::EnginePanic,
+    ];
+
     /// A stable name, kept in stores (for example in a SQL column).
     pub fn as_str(self) -> &'static str {
         match self {
             Self::EntryFuncError => "entry_func_error",
             Self::EntryFuncPanic => "entry_func_panic",
+            Self::EntryFuncCancelled => "entry_func_cancelled",
+            Self::InvalidTriggeredInput => "invalid_triggered_input",
+            Self::TriggeredActionError => "triggered_action_error",
+            Self::TriggeredActionPanic => "triggered_action_panic",
+            Self::EnginePanic => "engine_panic",
         }
     }
 
     /// The kind named `name` by [`FailureKind::as_str`].
     pub fn from_name(name: &str) -> Option<Self> {
-        match name {
-            "entry_func_error" => Some(Self::EntryFuncError),
-            "entry_func_panic" => Some(Self::EntryFuncPanic),
-            _ => None,
-        }
+        Self::ALL.into_iter().find(|kind| kind.as_str() == name)
     }
 }
 
@@ -412,6 +437,14 @@ impl StoreError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn failure_kind_names_round_trip() {
+        for kind in FailureKind::ALL {
+            assert_eq!(FailureKind::from_name(kind.as_str()), Some(kind));
+        }
+        assert_eq!(FailureKind::from_name("nope"), None);
+    }
 
     #[test]
     fn committed_reports_missing_results_as_errors() {

@@ -379,7 +379,7 @@ pub async fn next_entry_failure(
 ) -> (Status, String) {
     loop {
         let note = subscription.recv().await.unwrap();
-        if let (true, Change::EntryFailed { status, error }) = (note.id == id, &note.change) {
+        if let (true, Change::Failed { status, error, .. }) = (note.id == id, &note.change) {
             return (*status, error.to_string());
         }
     }
