@@ -771,6 +771,19 @@ where
         }
     }
 
+    /// How many machines this group holds in memory now: the ones with queued work or a
+    /// running task, and the idle non-final ones it has loaded. A machine that reaches a final
+    /// status leaves memory once its last notification is out, so this follows the machines in
+    /// flight, not every machine ever created.
+    pub fn resident_machines(&self) -> usize {
+        let shared = &*self.shared;
+        shared
+            .shards
+            .iter()
+            .map(|shard| shared.lock(shard).len())
+            .sum()
+    }
+
     /// How many inputs of callers machine `id` rejected (invalid, action failed, terminated,
     /// halted) since it was last loaded into memory: counted on the machine's in-memory slot,
     /// so a machine that left memory (a final machine leaves at once) reads 0. Each such

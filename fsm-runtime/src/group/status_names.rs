@@ -2,10 +2,12 @@
 //!
 //! A status is stored by the last segment of its path as the table writes it (`DealStatus::New`
 //! is `"New"`), so the name is stable across builds and readable in a SQL column. A status the
-//! table never mentions is stored by its `Debug` text.
+//! table never mentions (an initial status no transition names) is stored by its `Debug` text;
+//! such a name maps back to its status once this process has named it.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::sync::Mutex;
 
 use crate::machine::Machine;
 use crate::table::{Destination, StatusInfo};
@@ -16,6 +18,8 @@ type Hasher = foldhash::fast::RandomState;
 pub(super) struct StatusNames<M: Machine> {
     names: HashMap<M::Status, &'static str, Hasher>,
     statuses: HashMap<&'static str, M::Status, Hasher>,
+    /// Statuses the table never mentions, by the `Debug` text they were stored under.
+    unlisted: Mutex<HashMap<String, M::Status, Hasher>>,
 }
 
 impl<M: Machine> StatusNames<M> {
@@ -40,19 +44,38 @@ impl<M: Machine> StatusNames<M> {
             names.entry(info.status).or_insert(name);
             statuses.entry(name).or_insert(info.status);
         }
-        Self { names, statuses }
+        Self {
+            names,
+            statuses,
+            unlisted: Mutex::default(),
+        }
     }
 
     /// The stored name of `status`.
     pub(super) fn name(&self, status: M::Status) -> Cow<'static, str> {
         match self.names.get(&status) {
             Some(name) => Cow::Borrowed(name),
-            None => Cow::Owned(format!("{status:?}")),
+            None => {
+                let name = format!("{status:?}");
+                self.unlisted
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                    .entry(name.clone())
+                    .or_insert(status);
+                Cow::Owned(name)
+            }
         }
     }
 
-    /// The status stored as `name`, if the table mentions it.
+    /// The status stored as `name`, if the table mentions it or this process named it.
     pub(super) fn status(&self, name: &str) -> Option<M::Status> {
-        self.statuses.get(name).copied()
+        if let Some(status) = self.statuses.get(name) {
+            return Some(*status);
+        }
+        self.unlisted
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .get(name)
+            .copied()
     }
 }

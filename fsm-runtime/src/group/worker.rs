@@ -119,6 +119,8 @@ struct Task<M: Machine, H, I: MachineId, S, C> {
     suspect: bool,
     /// Inputs of callers rejected since the last time the slot was updated.
     rejected: u64,
+    /// Whether the cancellation at `stop`'s deadline is recorded on the machine.
+    cancel_recorded: bool,
 }
 
 /// Restores the slot and the group's in-flight count if the task unwinds (a panic of the
@@ -285,6 +287,7 @@ where
         halt_error: None,
         suspect: false,
         rejected: 0,
+        cancel_recorded: false,
     };
     let mut phase = if run_entry_first {
         Phase::RunEntry
@@ -308,6 +311,13 @@ where
             },
             Phase::Take => {
                 let shared = Arc::clone(&task.shared);
+                if shared.is_cancelled() {
+                    let queued = shared
+                        .lock(&shared.shards[task.shard])
+                        .get(&task.id)
+                        .map_or(0, |slot| slot.queue.len());
+                    task.record_cancelled(M::status(&state), queued).await;
+                }
                 let linger = {
                     let mut shard = shared.lock(&shared.shards[task.shard]);
                     let Some(slot) = shard.get_mut(&task.id) else {
@@ -396,6 +406,7 @@ where
             Some(_) => shared.policy == EntryErrorPolicy::Terminal,
         };
         if let Some((kind, text)) = failure {
+            self.cancel_recorded |= kind == FailureKind::EntryFuncCancelled;
             let text: Arc<str> = text.into();
             AtomicCounters::bump(&shared.counters.entry_errors);
             tracing::warn!(machine = M::NAME, id = %self.id.display(), ?status, error = %text, "entry func failed");
@@ -842,6 +853,25 @@ where
         } else {
             Phase::Take
         }
+    }
+
+    /// When `stop`'s deadline passed with `queued` inputs still waiting (they are refused with
+    /// `Stopped` next), and no running entry func was cancelled (which is recorded already),
+    /// says so on the machine: its work was cut short, and resume picks it up again.
+    async fn record_cancelled(&mut self, status: M::Status, queued: usize) {
+        if self.cancel_recorded || queued == 0 {
+            return;
+        }
+        self.cancel_recorded = true;
+        let failure = Box::new(Failure {
+            kind: FailureKind::EntryFuncCancelled,
+            status: self.shared.names.name(status),
+            error: format!("stopped at the group's stop deadline; {queued} queued inputs refused")
+                .into(),
+            at_ms: now_ms(),
+            halted: false,
+        });
+        self.save_failure(status, failure).await;
     }
 
     /// Writes a failure record alone (the record is unchanged), then tells subscribers.

@@ -87,6 +87,16 @@ pub enum OnRun {
     Gate,
     /// While the log is empty: waits for the gate, then triggers `Note("triggered")`.
     GateThenTrigger,
+    /// Triggers `Start`, which is not valid in `Running`.
+    TriggerInvalid,
+    /// Triggers `Start` (invalid in `Running`), then `Note("after")`.
+    TriggerInvalidThenNote,
+    /// Triggers `Boom`, whose action fails.
+    TriggerBoom,
+    /// Triggers `Explode`, whose action panics.
+    TriggerExplode,
+    /// Triggers `Note("again")` every time: `Note` re-runs the entry func, forever.
+    TriggerForever,
 }
 
 /// The record of the test job machines.
@@ -265,6 +275,28 @@ impl JobEntry for Env {
                     self.pass_gate().await;
                     ctx.trigger(JobInput::Note("triggered".into()));
                 }
+            }
+            OnRun::TriggerInvalid => ctx.trigger(JobInput::Start),
+            OnRun::TriggerInvalidThenNote => {
+                if job.log.is_empty() {
+                    ctx.trigger(JobInput::Start);
+                    ctx.trigger(JobInput::Note("after".into()));
+                }
+            }
+            OnRun::TriggerBoom => {
+                if job.count == 0 {
+                    ctx.trigger(JobInput::Boom);
+                }
+            }
+            OnRun::TriggerExplode => {
+                if job.count == 0 {
+                    ctx.trigger(JobInput::Explode);
+                }
+            }
+            OnRun::TriggerForever => {
+                ctx.trigger(JobInput::Note("again".into()));
+                // Yield, as real entry funcs doing I/O do: a cancellation can get in.
+                tokio::task::yield_now().await;
             }
         }
         Ok(())
