@@ -50,7 +50,7 @@ mod meta_codec;
 mod redb;
 
 pub use self::memory::MemoryStore;
-pub use self::redb::RedbStore;
+pub use self::redb::{DEFAULT_REDB_CACHE_SIZE, RedbStore};
 
 /// What every [`Store`] method returns: a boxed, `Send` future, so that the trait stays
 /// dyn-compatible.

@@ -24,6 +24,9 @@ mod reads;
 mod scan;
 mod tables;
 
+/// The page cache [`RedbStore::open`] gives redb: 64 MiB.
+pub const DEFAULT_REDB_CACHE_SIZE: usize = 64 << 20;
+
 /// A [`Store`] in a redb file: crash-safe, and every [`Store::commit`] is one transaction
 /// committed with redb's default `Durability::Immediate` (fsync before it returns).
 ///
@@ -68,10 +71,23 @@ impl RedbStore {
     ///
     /// This blocks while the file is opened (and, after a crash, repaired); call it from a
     /// blocking context or through `spawn_blocking` when the file may be large.
+    ///
+    /// redb's page cache is set to [`DEFAULT_REDB_CACHE_SIZE`] (redb's own default is 1 GiB, which
+    /// a long-running process would fill with pages of machines that finished long ago);
+    /// [`RedbStore::open_with_cache_size`] chooses another size.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        Self::open_with_cache_size(path, DEFAULT_REDB_CACHE_SIZE)
+    }
+
+    /// [`RedbStore::open`] with a page cache of `bytes`. The cache holds the b-tree pages of
+    /// recently read and written machines; beyond the pages of the machines in flight, a bigger
+    /// cache mostly saves reads of finished machines, which the operating system's page cache
+    /// serves too.
+    pub fn open_with_cache_size(path: impl AsRef<Path>, bytes: usize) -> Result<Self, StoreError> {
         let path = path.as_ref().to_path_buf();
         let shown = path.display().to_string();
-        let (db, legacy) = guard_panics(&format!("opening {shown}"), || open_database(&path))?;
+        let (db, legacy) =
+            guard_panics(&format!("opening {shown}"), || open_database(&path, bytes))?;
         Ok(Self {
             inner: Arc::new(Inner {
                 path,
@@ -173,7 +189,7 @@ fn backend(error: impl Into<redb::Error>) -> StoreError {
 
 /// Opens or creates the database at `path`, refusing files that are not stores. Also says
 /// whether records of the first store format are left.
-fn open_database(path: &Path) -> Result<(Database, bool), StoreError> {
+fn open_database(path: &Path, cache_size: usize) -> Result<(Database, bool), StoreError> {
     let shown = path.display();
     let existing = match std::fs::metadata(path) {
         Ok(metadata) => Some(metadata.len()),
@@ -187,10 +203,16 @@ fn open_database(path: &Path) -> Result<(Database, bool), StoreError> {
                  move it away to start a new store"
             )));
         }
-        Some(_) => Database::open(path).map_err(|error| {
-            StoreError::damaged(format!("{shown} cannot be opened as a redb store: {error}"))
-        })?,
-        None => Database::create(path).map_err(backend)?,
+        Some(_) => Database::builder()
+            .set_cache_size(cache_size)
+            .open(path)
+            .map_err(|error| {
+                StoreError::damaged(format!("{shown} cannot be opened as a redb store: {error}"))
+            })?,
+        None => Database::builder()
+            .set_cache_size(cache_size)
+            .create(path)
+            .map_err(backend)?,
     };
     let txn = db.begin_write().map_err(backend)?;
     let mut tables: Vec<String> = txn
