@@ -7,6 +7,7 @@
 //! funcs, and whatever the provider tells data transfer (resume, close, validation results) is
 //! posted to the client's mailbox as a [`Signal`].
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use cid::Cid;
@@ -58,6 +59,9 @@ pub struct Link {
     mailbox: UnboundedSender<Signal>,
     /// The client's end of the mailbox, taken when the client starts.
     inbox: Mutex<Option<UnboundedReceiver<Signal>>>,
+    /// For a deal found unfinished in the store: the record the link was built from, which
+    /// its client resumes from (taken when the client starts).
+    resumed_from: Mutex<Option<ProviderDealState>>,
 }
 
 impl Link {
@@ -73,7 +77,13 @@ impl Link {
             plan,
             mailbox,
             inbox: Mutex::new(Some(inbox)),
+            resumed_from: Mutex::new(stored.cloned()),
         }
+    }
+
+    /// The stored record this link was built from, once.
+    pub fn take_resumed_from(&self) -> Option<ProviderDealState> {
+        lock(&self.resumed_from).take()
     }
 
     /// A copy of the channel state.
@@ -172,39 +182,68 @@ fn voucher_amount(voucher: Option<&RawCbor>) -> Result<TokenAmount, SimEnvError>
     }
 }
 
-/// Every deal's link, indexed by deal index.
+/// The links of the deals in flight, by deal index. A link is added when its deal starts (or,
+/// for a resumed run, when the deal is found unfinished in the store) and removed when its
+/// client is done, so the simulation holds nothing per deal once the deal has ended.
 #[derive(Debug)]
 pub struct Links {
-    links: Vec<Link>,
+    /// The number of deals of the run (valid indices are below it).
+    deals: u64,
+    live: Mutex<HashMap<u64, Arc<Link>>>,
 }
 
 impl Links {
-    /// Links for these deals; `links[i]` must be deal index `i`.
-    pub fn new(links: Vec<Link>) -> Links {
-        Links { links }
+    /// No link yet, for a run of `deals` deals.
+    pub fn new(deals: u64) -> Links {
+        Links {
+            deals,
+            live: Mutex::default(),
+        }
     }
 
-    /// The link of deal index `index`.
-    pub fn get(&self, index: u64) -> Option<&Link> {
-        usize::try_from(index).ok().and_then(|i| self.links.get(i))
+    /// Adds the link of deal index `index` (replacing one left there) and returns it.
+    pub fn insert(&self, index: u64, link: Link) -> Arc<Link> {
+        let link = Arc::new(link);
+        lock(&self.live).insert(index, Arc::clone(&link));
+        link
+    }
+
+    /// Removes the link of deal index `index`: its deal is done.
+    pub fn remove(&self, index: u64) {
+        lock(&self.live).remove(&index);
+    }
+
+    /// How many links are live.
+    pub fn len(&self) -> usize {
+        lock(&self.live).len()
+    }
+
+    /// Whether no link is live.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The link of deal index `index`, while its deal is in flight.
+    pub fn get(&self, index: u64) -> Option<Arc<Link>> {
+        lock(&self.live).get(&index).cloned()
     }
 
     /// The link of deal `id`.
-    pub fn by_deal(&self, id: DealId) -> Result<&Link, SimEnvError> {
-        index_of(id, self.links.len() as u64)
+    pub fn by_deal(&self, id: DealId) -> Result<Arc<Link>, SimEnvError> {
+        index_of(id, self.deals)
             .and_then(|index| self.get(index))
             .ok_or(SimEnvError::UnknownDeal(id))
     }
 
     /// The link of the deal on `channel`.
-    pub fn by_channel(&self, channel: &ChannelId) -> Result<&Link, SimEnvError> {
+    pub fn by_channel(&self, channel: &ChannelId) -> Result<Arc<Link>, SimEnvError> {
         self.get(channel.id)
             .filter(|link| link.plan.channel_id() == *channel)
             .ok_or_else(|| SimEnvError::UnknownChannel(channel.clone()))
     }
 
     /// The link of the deal paying through `payment_channel`.
-    fn by_payment_channel(&self, payment_channel: &Address) -> Result<&Link, SimEnvError> {
+    fn by_payment_channel(&self, payment_channel: &Address) -> Result<Arc<Link>, SimEnvError> {
         let index = payment_channel
             .0
             .get(1..)
@@ -389,11 +428,11 @@ mod tests {
 
     fn links(deals: u64) -> Arc<Links> {
         let mix = FaultMix::default();
-        Arc::new(Links::new(
-            (0..deals)
-                .map(|i| Link::new(DealPlan::generate(5, i, &mix), None))
-                .collect(),
-        ))
+        let links = Links::new(deals);
+        for index in 0..deals {
+            links.insert(index, Link::new(DealPlan::generate(5, index, &mix), None));
+        }
+        Arc::new(links)
     }
 
     #[test]

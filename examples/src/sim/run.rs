@@ -1,20 +1,18 @@
 //! Running the simulation: the store and data directory, the deal group, the notification
 //! dispatcher, the client workers, and the summary.
 
-use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use fsm_runtime::codec::Codec;
 use fsm_runtime::group::{Change, Page, RecvError, Subscription};
 use fsm_runtime::store::{Filter, MemoryStore, RedbStore, ScanRequest, Store, WriteOp};
 use fsm_runtime::{Group, GroupBuilder, Machine, MachineId};
-use retrieval_provider::{
-    ProviderDealState, ProviderDealStateCodec, ProviderFsm, ProviderHandlers,
-};
+use hdrhistogram::Histogram;
+use retrieval_provider::{ProviderDealStateCodec, ProviderFsm, ProviderHandlers};
 
 use super::client::{Client, ClientError};
 use super::config::{Config, Mode, PlanSpec, StoreKind};
@@ -35,35 +33,12 @@ pub async fn run(config: &Config) -> Result<Summary, SimError> {
     let started = Instant::now();
     let (spec, store, store_path) = open_store(config).await?;
     let resumed = matches!(config.mode, Mode::Resume);
-    let Stored {
-        deals: stored,
-        damaged,
-    } = read_stored(store.as_ref(), spec.deals).await?;
-    // A deal whose record cannot be read is reported, and not driven: its client would only
-    // collide with the record that is there.
-    let damaged_ids: HashSet<u64> = damaged.iter().map(|(id, _)| *id).collect();
-
-    let links: Vec<Link> = (0..spec.deals)
-        .map(|index| {
-            let plan = DealPlan::generate(spec.seed, index, &spec.mix);
-            let deal = stored.get(&deal_id(index).0);
-            Link::new(plan, deal)
-        })
-        .collect();
-    let links = Arc::new(Links::new(links));
-    let already_final = stored
-        .values()
-        .filter(|deal| ProviderFsm::is_final(deal.status))
-        .count() as u64;
-    let work: Vec<u64> = (0..spec.deals)
-        .filter(|index| {
-            let id = deal_id(*index).0;
-            !damaged_ids.contains(&id)
-                && stored
-                    .get(&id)
-                    .is_none_or(|deal| !ProviderFsm::is_final(deal.status))
-        })
-        .collect();
+    let links = Arc::new(Links::new(spec.deals));
+    if resumed {
+        // The provider resumes the entry funcs of unfinished deals as it opens: their links
+        // must exist first. Finished deals get none.
+        link_unfinished_deals(store.as_ref(), &links, &spec).await?;
+    }
 
     let capacity = usize::try_from(spec.deals.saturating_mul(4))
         .unwrap_or(usize::MAX)
@@ -78,7 +53,7 @@ pub async fn run(config: &Config) -> Result<Summary, SimError> {
     .open()
     .await?;
 
-    let finished = Arc::new(AtomicU64::new(already_final));
+    let finished = Arc::new(AtomicU64::new(0));
     let dispatcher = tokio::spawn(dispatch(
         group.subscribe(),
         Arc::clone(&links),
@@ -91,44 +66,29 @@ pub async fn run(config: &Config) -> Result<Summary, SimError> {
         group.clone(),
     );
 
-    let stored = Arc::new(stored);
-    let work = Arc::new(work);
-    let next = Arc::new(AtomicUsize::new(0));
+    let counts = Arc::new(WorkCounts::default());
     let workers: Vec<_> = (0..config.concurrency.max(1))
         .map(|_| {
-            let (group, links, stored, work, next) = (
-                group.clone(),
-                Arc::clone(&links),
-                Arc::clone(&stored),
-                Arc::clone(&work),
-                Arc::clone(&next),
-            );
-            let stall = config.stall_timeout;
-            tokio::spawn(async move {
-                let mut latencies = Vec::new();
-                let mut failures: Vec<ClientError> = Vec::new();
-                while let Some(&index) = work.get(next.fetch_add(1, Ordering::Relaxed)) {
-                    let Some(link) = links.get(index) else {
-                        continue;
-                    };
-                    let Some(client) = Client::new(&group, link, stall) else {
-                        continue;
-                    };
-                    let (result, measured) = client.drive(stored.get(&deal_id(index).0)).await;
-                    latencies.extend(measured);
-                    failures.extend(result.err());
-                }
-                (latencies, failures)
-            })
+            let worker = Worker {
+                group: group.clone(),
+                links: Arc::clone(&links),
+                counts: Arc::clone(&counts),
+                finished: Arc::clone(&finished),
+                spec,
+                resumed,
+                stall: config.stall_timeout,
+            };
+            tokio::spawn(worker.run())
         })
         .collect();
 
-    let mut latencies = Vec::new();
+    let mut latencies = new_histogram();
     let mut failures: Vec<String> = Vec::new();
     for worker in workers {
         match worker.await {
             Ok((measured, failed)) => {
-                latencies.extend(measured);
+                // Both histograms have the same bounds, so adding never fails.
+                let _ = latencies.add(&measured);
                 failures.extend(failed.iter().map(ClientError::to_string));
             }
             // A worker only ends abnormally if the runtime shuts down under it.
@@ -142,8 +102,8 @@ pub async fn run(config: &Config) -> Result<Summary, SimError> {
     let counters = group.counters();
     let mut summary = Summary::new(spec, config.store, store_path.clone());
     summary.resumed = resumed;
-    summary.already_final = already_final;
-    summary.driven = work.len() as u64;
+    summary.already_final = counts.already_final.load(Ordering::Relaxed);
+    summary.driven = counts.driven.load(Ordering::Relaxed);
     // The final check reads the store page by page.
     let mut finals = 0;
     let mut page = Some(Page::first(READ_PAGE));
@@ -175,7 +135,7 @@ pub async fn run(config: &Config) -> Result<Summary, SimError> {
     summary.client_failures = failures;
     summary.counters = counters;
     summary.elapsed = elapsed;
-    summary.latency = Latency::of(&mut latencies);
+    summary.latency = Latency::of(&latencies);
     summary.store_bytes = store_path
         .as_deref()
         .and_then(|path| fs::metadata(path).ok())
@@ -327,26 +287,136 @@ fn prepare_fresh(dir: &Path) -> Result<(), SimError> {
     Ok(())
 }
 
-/// What the store held when the run started.
-struct Stored {
-    /// The deals that could be read, by id.
-    deals: HashMap<u64, ProviderDealState>,
-    /// The deals whose record cannot be read, with why.
-    damaged: Vec<(u64, String)>,
+/// What the workers counted, for the summary.
+#[derive(Debug, Default)]
+struct WorkCounts {
+    /// Deals found final in the store (resumed runs).
+    already_final: AtomicU64,
+    /// Deals whose client ran.
+    driven: AtomicU64,
+    /// The next deal index to drive.
+    next: AtomicU64,
 }
 
-/// The deals already in the store, by id, read page by page. Every id must belong to the plan;
-/// a record that cannot be decoded is reported by id, not fatal.
-async fn read_stored(store: &dyn Store, deals: u64) -> Result<Stored, SimError> {
-    let mut stored = Stored {
-        deals: HashMap::new(),
-        damaged: Vec::new(),
-    };
+/// A fresh histogram of `send_sync` latencies in microseconds (3 significant digits, growing
+/// as needed: its size depends on the range of values, never on their number).
+fn new_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 3_600_000_000, 3)
+        .expect("1 µs to 1 hour at 3 significant figures are valid bounds")
+}
+
+/// One client worker: takes the next deal index, drives its client, and forgets the deal.
+struct Worker {
+    group: SimGroup,
+    links: Arc<Links>,
+    counts: Arc<WorkCounts>,
+    finished: Arc<AtomicU64>,
+    spec: PlanSpec,
+    resumed: bool,
+    stall: std::time::Duration,
+}
+
+impl Worker {
+    async fn run(self) -> (Histogram<u64>, Vec<ClientError>) {
+        let mut latencies = new_histogram();
+        let mut failures: Vec<ClientError> = Vec::new();
+        loop {
+            let index = self.counts_next();
+            if index >= self.spec.deals {
+                break;
+            }
+            let (link, stored) = match self.links.get(index) {
+                // An unfinished deal found in the store before the group opened.
+                Some(link) => {
+                    let stored = link.take_resumed_from();
+                    (link, stored)
+                }
+                None => {
+                    let stored = if self.resumed {
+                        match self.group.get(&deal_id(index).0).await {
+                            Ok(stored) => stored,
+                            // A record that cannot be read is reported by the final check.
+                            Err(_) => continue,
+                        }
+                    } else {
+                        None
+                    };
+                    if stored
+                        .as_ref()
+                        .is_some_and(|deal| ProviderFsm::is_final(deal.status))
+                    {
+                        self.counts.already_final.fetch_add(1, Ordering::Relaxed);
+                        self.finished.fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    }
+                    let plan = DealPlan::generate(self.spec.seed, index, &self.spec.mix);
+                    let link = self.links.insert(index, Link::new(plan, stored.as_ref()));
+                    (link, stored)
+                }
+            };
+            if let Some(client) = Client::new(&self.group, &link, self.stall) {
+                self.counts.driven.fetch_add(1, Ordering::Relaxed);
+                let (result, measured) = client.drive(stored.as_ref()).await;
+                for micros in measured {
+                    latencies.saturating_record(micros.max(1));
+                }
+                failures.extend(result.err());
+            }
+            // The provider may still be finishing the deal (its Completing, Failing or
+            // Cancelling entry funcs use the link): forget the link once the deal is final.
+            tokio::spawn(forget_when_final(
+                self.group.clone(),
+                Arc::clone(&self.links),
+                index,
+                self.stall,
+            ));
+        }
+        (latencies, failures)
+    }
+
+    fn counts_next(&self) -> u64 {
+        self.counts.next.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+/// Removes the link of deal index `index` once the deal is stored in a final status (or after
+/// `stall`, when it never gets there: the final check reports that deal).
+async fn forget_when_final(
+    group: SimGroup,
+    links: Arc<Links>,
+    index: u64,
+    stall: std::time::Duration,
+) {
+    let id = deal_id(index).0;
+    let deadline = Instant::now() + stall;
+    let mut pause = std::time::Duration::from_millis(1);
+    loop {
+        let finished = match group.get(&id).await {
+            Ok(Some(deal)) => ProviderFsm::is_final(deal.status),
+            Ok(None) | Err(_) => true,
+        };
+        if finished || Instant::now() >= deadline {
+            links.remove(index);
+            return;
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(std::time::Duration::from_millis(50));
+    }
+}
+
+/// Adds the links of the unfinished deals in the store, read page by page. Every id must
+/// belong to the plan; a record that cannot be decoded gets no link (the final check reports
+/// it by id).
+async fn link_unfinished_deals(
+    store: &dyn Store,
+    links: &Links,
+    spec: &PlanSpec,
+) -> Result<(), SimError> {
     let mut after: Option<Vec<u8>> = None;
     loop {
         let request = ScanRequest {
             prefix: &[],
-            filter: Filter::All,
+            filter: Filter::Active,
             after: after.as_deref(),
             limit: READ_PAGE,
             with_records: true,
@@ -357,21 +427,22 @@ async fn read_stored(store: &dyn Store, deals: u64) -> Result<Stored, SimError> 
             .map_err(|e| SimError::Read(e.to_string()))?;
         for entry in page.entries {
             let id = u64::from_key(&entry.key).map_err(|e| SimError::Read(e.to_string()))?;
-            index_of(retrieval_provider::DealId(id), deals)
+            let deals = spec.deals;
+            let index = index_of(retrieval_provider::DealId(id), deals)
                 .ok_or(SimError::ForeignDeal { id, deals })?;
             let Some(record) = entry.record else {
                 continue;
             };
-            match ProviderDealStateCodec.decode(&record) {
-                Ok(deal) => {
-                    stored.deals.insert(id, deal);
+            if let Ok(deal) = ProviderDealStateCodec.decode(&record) {
+                if !ProviderFsm::is_final(deal.status) {
+                    let plan = DealPlan::generate(spec.seed, index, &spec.mix);
+                    links.insert(index, Link::new(plan, Some(&deal)));
                 }
-                Err(error) => stored.damaged.push((id, error.to_string())),
             }
         }
         match page.next {
             Some(next) => after = Some(next),
-            None => return Ok(stored),
+            None => return Ok(()),
         }
     }
 }

@@ -1,5 +1,6 @@
 //! [`Summary`]: what a run did, checked against its plan, and how it is printed.
 
+use hdrhistogram::Histogram;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
@@ -29,21 +30,18 @@ pub struct Latency {
 }
 
 impl Latency {
-    /// The percentiles of `samples` (sorted in place), or `None` without samples.
-    pub fn of(samples: &mut [u64]) -> Option<Latency> {
-        samples.sort_unstable();
-        let max = *samples.last()?;
-        // Nearest-rank percentile: the smallest sample with at least q of them at or below.
-        let rank = |q: f64| {
-            let n = samples.len();
-            let rank = ((q * n as f64).ceil() as usize).clamp(1, n);
-            samples[rank - 1]
-        };
+    /// The percentiles of the samples in `histogram`, or `None` without samples. A histogram
+    /// keeps the run's latencies in a size set by their range, not their number; percentiles
+    /// are exact to its 3 significant figures.
+    pub fn of(histogram: &Histogram<u64>) -> Option<Latency> {
+        if histogram.is_empty() {
+            return None;
+        }
         Some(Latency {
-            calls: samples.len(),
-            p50: rank(0.50),
-            p99: rank(0.99),
-            max,
+            calls: usize::try_from(histogram.len()).unwrap_or(usize::MAX),
+            p50: histogram.value_at_quantile(0.50),
+            p99: histogram.value_at_quantile(0.99),
+            max: histogram.max(),
         })
     }
 }
@@ -326,11 +324,17 @@ mod tests {
 
     #[test]
     fn percentiles_use_nearest_rank() {
-        let mut samples: Vec<u64> = (1..=100).rev().collect();
-        let latency = Latency::of(&mut samples).unwrap();
+        let samples: Vec<u64> = (1..=100).rev().collect();
+        let mut histogram = Histogram::<u64>::new(3).unwrap();
+        for sample in &samples {
+            histogram.record(*sample).unwrap();
+        }
+        let latency = Latency::of(&histogram).unwrap();
         assert_eq!((latency.p50, latency.p99, latency.max), (50, 99, 100));
-        assert_eq!(Latency::of(&mut []), None);
-        assert_eq!(Latency::of(&mut [7]).map(|l| (l.p50, l.p99)), Some((7, 7)));
+        assert_eq!(Latency::of(&Histogram::<u64>::new(3).unwrap()), None);
+        let mut one = Histogram::<u64>::new(3).unwrap();
+        one.record(7).unwrap();
+        assert_eq!(Latency::of(&one).map(|l| (l.p50, l.p99)), Some((7, 7)));
     }
 
     #[test]
