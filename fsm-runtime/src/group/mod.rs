@@ -22,12 +22,28 @@
 //!   [`Store::commit`], then acknowledges each. The in-memory store is written inline.
 //! * **Entry funcs** run on the machine's task, after the save, with a borrow of the saved
 //!   state (no copy). Inputs they trigger through [`Context`](crate::Context) join the back of
-//!   the queue when the func returns (FIFO behind inputs that arrived meanwhile). Errors and
-//!   panics (in entry funcs and actions) are caught and counted; an entry func's failure is
-//!   written to the store as the machine's failure record ([`Group::failures`]) before
-//!   subscribers hear of it; the [`EntryErrorPolicy`] decides whether the machine keeps
-//!   accepting events. Inputs triggered by a failed entry func are still applied under
-//!   `KeepGoing` and dropped under `Terminal`.
+//!   the queue when the func returns (FIFO behind inputs that arrived meanwhile).
+//! * **Nothing fails silently.** Every failure of a machine becomes its failure record
+//!   ([`FailureKind`]: an entry func's error, panic or cancellation; an input the machine
+//!   triggered that is invalid in its status or whose action fails or panics; a panic of the
+//!   engine in the record's codec or `Clone`), written to the store before subscribers hear of
+//!   it ([`Change::Failed`]) and listed by [`Group::failures`]. The [`EntryErrorPolicy`]
+//!   decides whether it halts the machine: under `Terminal` the rest of its batch and queue is
+//!   refused with [`SendError::Halted`]; under `KeepGoing` the batch goes on. A failure
+//!   record stays until the machine applies a later event. Inputs of callers that fail go back
+//!   to their `send_sync` and are counted on the machine ([`Group::rejected_inputs`]) and in
+//!   [`Counters::events_rejected`]; they are not the machine's failure.
+//! * **A worker cannot wedge.** The machine task is a loop over explicit phases; it hands the
+//!   slot back in one place, and a guard restores the slot and the group's in-flight count if
+//!   it unwinds. A panic in the record's codec or `Clone` halts only that machine (its
+//!   in-memory state may be inconsistent, so it is dropped; the record stays as last saved).
+//! * **Bounded queues.** Each machine queues at most [`GroupBuilder::queue_bound`] inputs of
+//!   callers: `send` and `send_sync` wait for room, [`Group::try_send`] returns
+//!   [`SendError::Full`]. Inputs a machine triggers for itself, and sends made from inside any
+//!   entry func, never wait (two machines feeding each other could otherwise deadlock).
+//! * **Bounded memory.** A machine that reaches a final status leaves memory once its last
+//!   notification is out; reads of it go to the store, and a later input is refused from the
+//!   stored record without loading it back ([`Group::resident_machines`]).
 //! * **Finality** ends a machine: inputs queued behind the final event and sent later get
 //!   [`SendError::Terminated`] with the input handed back; the record stays readable.
 //!
@@ -63,8 +79,10 @@
 //!   error, lets every machine task finish its queue and entry funcs (including inputs they
 //!   trigger), commits the last writes and waits for the committer to exit. Reads keep
 //!   working. [`Group::close`] stops, then releases the store (a redb file can be opened again
-//!   as soon as it returns); reads then fail with [`StoreError::Closed`]. An entry func that
-//!   triggers events forever keeps `stop` waiting.
+//!   as soon as it returns); reads then fail with [`StoreError::Closed`]. Senders waiting for
+//!   room are woken with [`SendError::Stopped`]. An entry func that triggers events forever
+//!   keeps `stop` waiting; [`Group::stop_within`] cancels running entry funcs after a deadline
+//!   and records each as a failure (not a halt: resume runs the func again).
 //! * **Re-entrancy.** An entry func may call [`Group::send`] on any machine. Calling
 //!   [`Group::send_sync`] on its own machine deadlocks (the machine is busy until the func
 //!   returns), as in Go; use [`Context::trigger`](crate::Context::trigger).
