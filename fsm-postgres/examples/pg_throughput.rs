@@ -1,11 +1,11 @@
-//! P7: events/s through the PostgreSQL store, with one or two group instances sharing one
-//! group (each instance owns half of the machines).
+//! P7: events/s through the PostgreSQL store, with one to three group instances sharing one
+//! group (instance `id % instances` owns machine `id`).
 //!
 //! ```sh
-//! bash .ci/pg cargo run --release -p fsm-postgres --example pg_throughput -- 1 1000 20
-//! bash .ci/pg cargo run --release -p fsm-postgres --example pg_throughput -- 2 1000 20
+//! bash .ci/pg cargo run --release -p fsm-postgres --example pg_throughput -- 1 10000 10
+//! bash .ci/pg cargo run --release -p fsm-postgres --example pg_throughput -- 3 10000 10
 //! ```
-//! Arguments: instances (1 or 2), machines, events per machine. Each machine gets its events
+//! Arguments: instances (1 to 3), machines, events per machine. Each machine gets its events
 //! by `send_sync` from its own task, so many machines' writes share each commit.
 
 use std::time::{Duration, Instant};
@@ -68,7 +68,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(|arg| arg.parse())
         .collect::<Result<_, _>>()?;
     let (instances, machines, events) = match args[..] {
-        [i, m, e] => (i.clamp(1, 2), m, e),
+        [i, m, e] => (i.clamp(1, 3), m, e),
         _ => (1, 1000, 20),
     };
     let group_name = format!("p7-{}-{}", std::process::id(), instances);
