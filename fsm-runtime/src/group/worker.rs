@@ -294,6 +294,7 @@ where
     } else {
         Phase::Take
     };
+    let shared = Arc::clone(&task.shared);
     loop {
         guard.status = Some(M::status(&state));
         phase = match phase {
@@ -310,7 +311,6 @@ where
                 },
             },
             Phase::Take => {
-                let shared = Arc::clone(&task.shared);
                 if shared.is_cancelled() {
                     let queued = shared
                         .lock(&shared.shards[task.shard])
@@ -352,7 +352,6 @@ where
                 }
             }
             Phase::Unload(error) => {
-                let shared = Arc::clone(&task.shared);
                 let removed = shared.lock(&shared.shards[task.shard]).remove(&task.id);
                 for queued in removed.into_iter().flat_map(|slot| slot.queue) {
                     reject(&shared, queued.reply, error(task.id.clone(), queued.input));
@@ -439,7 +438,7 @@ where
     /// Under the shard lock: takes the next batch into `self.batch` (returns `None`), finds
     /// nothing yet (returns `None` with an empty batch: linger), or decides to leave.
     fn take(&mut self, slot: &mut Slot<M, I>) -> Option<Leave> {
-        let shared = Arc::clone(&self.shared);
+        let shared = &*self.shared;
         slot.rejected += std::mem::take(&mut self.rejected);
         let leave = if let Some(ended) = &slot.ended {
             Some(match ended {
@@ -468,7 +467,7 @@ where
                         input: queued.input,
                     },
                 };
-                reject(&shared, queued.reply, error);
+                reject(shared, queued.reply, error);
             }
             slot.bounded = 0;
             return Some(leave);
@@ -507,8 +506,9 @@ where
         let shared = Arc::clone(&self.shared);
         self.scheduled = false;
         let subscribed = shared.has_subscribers();
-        let batch = std::mem::take(&mut self.batch);
-        let mut batch = batch.into_iter();
+        // Drained in place, so the batch buffer serves every round of the task.
+        let mut buffer = std::mem::take(&mut self.batch);
+        let mut batch = buffer.drain(..);
         while let Some(Queued {
             input,
             reply,
@@ -643,6 +643,8 @@ where
             }
             self.done.push((reply, applied));
         }
+        drop(batch);
+        self.batch = buffer;
         Phase::Save
     }
 
