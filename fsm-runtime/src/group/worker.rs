@@ -176,13 +176,7 @@ where
         }
         drop(shard);
         for item in queued {
-            let error = SendError::EnginePanic {
-                id: self.id.clone(),
-                event: None,
-                message: error.to_string(),
-                input: Some(item.input),
-            };
-            reject(shared, item.reply, error);
+            refuse_after_panic(shared, &self.id, item.reply, None, &error, Some(item.input));
         }
         shared.room[self.shard].notify_waiters();
         shared.leave();
@@ -201,6 +195,25 @@ fn reject<M: Machine, H, I: MachineId, S, C>(
         Some(reply) => drop(reply.send(Err(error))),
         None => tracing::warn!(machine = M::NAME, %error, "input rejected"),
     }
+}
+
+/// Refuses an input (or answers the sender of an applied one) after the engine panicked on its
+/// machine.
+fn refuse_after_panic<M: Machine, H, I: MachineId, S, C>(
+    shared: &Shared<M, H, I, S, C>,
+    id: &I,
+    reply: Option<Reply<M, I>>,
+    event: Option<M::Event>,
+    message: &str,
+    input: Option<M::Input>,
+) {
+    let error = SendError::EnginePanic {
+        id: id.clone(),
+        event,
+        message: message.to_owned(),
+        input,
+    };
+    reject(shared, reply, error);
 }
 
 fn panic_message(payload: &(dyn Any + Send)) -> String {
@@ -697,23 +710,13 @@ where
         rest: impl Iterator<Item = Queued<M, I>>,
     ) -> Phase<M, I> {
         tracing::error!(machine = M::NAME, id = %self.id.display(), %message, "engine panic; halting the machine");
+        let shared = &*self.shared;
         for (reply, applied) in self.done.drain(..) {
-            let error = SendError::EnginePanic {
-                id: self.id.clone(),
-                event: Some(applied.event),
-                message: message.clone(),
-                input: None,
-            };
-            reject(&self.shared, reply, error);
+            refuse_after_panic(shared, &self.id, reply, Some(applied.event), &message, None);
         }
         for queued in rest {
-            let error = SendError::EnginePanic {
-                id: self.id.clone(),
-                event: None,
-                message: message.clone(),
-                input: Some(queued.input),
-            };
-            reject(&self.shared, queued.reply, error);
+            let input = Some(queued.input);
+            refuse_after_panic(shared, &self.id, queued.reply, None, &message, input);
         }
         self.notes.clear();
         let status = M::status(state);
