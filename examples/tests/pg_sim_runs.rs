@@ -35,6 +35,7 @@ fn ten_postgres_runs_of_5000_deals_all_check_out() {
             concurrency: 256,
             store: StoreKind::Postgres,
             database_url: Some(url.clone()),
+            group: None,
             data_dir: dir.path().join("data"),
             stall_timeout: Duration::from_secs(60),
             progress: false,

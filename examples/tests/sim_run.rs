@@ -26,6 +26,7 @@ fn config(spec: PlanSpec, store: StoreKind, data_dir: &std::path::Path) -> Confi
         concurrency: 16,
         store,
         database_url: None,
+        group: None,
         data_dir: data_dir.to_owned(),
         stall_timeout: Duration::from_secs(20),
         progress: false,

@@ -154,6 +154,12 @@ pub(crate) const RELEASE_LEASES: &str = "
           ORDER BY machine_id FOR UPDATE) s
     WHERE l.group_name = $1 AND l.machine_id = s.machine_id";
 
+/// The seconds until the last running lease of an owner other than `$2` runs out (null: no
+/// other owner's lease runs).
+pub(crate) const FOREIGN_LEASES_EXPIRE_IN: &str = "
+    SELECT EXTRACT(EPOCH FROM max(expires_at) - now())::float8
+    FROM fsm_leases WHERE group_name = $1 AND owner <> $2 AND expires_at > now()";
+
 /// Record `$2`: value, version, then the metadata columns.
 pub(crate) const GET: &str = concat!(
     "

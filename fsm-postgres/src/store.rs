@@ -360,6 +360,22 @@ impl Inner {
         .transpose()
     }
 
+    async fn foreign_leases_expire_in(&self) -> Result<Option<Duration>, PgError> {
+        let _open = self.open().await?;
+        let doing = "reading leases";
+        let row = self
+            .reader
+            .retrying(&self.retry, doing, |client, _| async move {
+                client
+                    .query_one(sql::FOREIGN_LEASES_EXPIRE_IN, &[&self.group, &self.owner])
+                    .await
+                    .map_err(PgError::db(doing))
+            })
+            .await?;
+        let secs: Option<f64> = row.try_get(0).map_err(PgError::db(doing))?;
+        Ok(secs.map(|secs| Duration::from_secs_f64(secs.max(0.0))))
+    }
+
     async fn get(&self, key: &[u8]) -> Result<Option<Entry>, PgError> {
         let _open = self.open().await?;
         let doing = "reading a record";
@@ -1150,6 +1166,14 @@ impl PgStore {
     /// still runs (zero: expired), or `None` when no instance ever held it.
     pub async fn owner_of(&self, key: &[u8]) -> Result<Option<(String, Duration)>, PgError> {
         self.inner.owner_of(key).await
+    }
+
+    /// How long until every lease another instance holds in this group has run out, or `None`
+    /// when none runs now. A process taking over from a killed instance waits this long
+    /// before resuming, so that resume finds all of the dead instance's machines free (after a
+    /// clean stop, which releases the leases, it is `None` at once).
+    pub async fn foreign_leases_expire_in(&self) -> Result<Option<Duration>, PgError> {
+        self.inner.foreign_leases_expire_in().await
     }
 
     /// Extends every running lease of this instance now (the background task does this every

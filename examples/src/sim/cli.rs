@@ -70,6 +70,11 @@ pub struct Args {
     #[arg(long, value_name = "URL", required_if_eq("store", "postgres"))]
     pub database_url: Option<String>,
 
+    /// The PostgreSQL group the run's records live under [default: derived from the data
+    /// directory, so runs in different directories never check each other's records].
+    #[arg(long, value_name = "NAME")]
+    pub group: Option<String>,
+
     /// Directory of the redb file and the run's manifest (created if missing; an earlier run
     /// in it is replaced, unless --resume).
     #[arg(long, value_name = "DIR", default_value = "target/provider-sim")]
@@ -175,6 +180,7 @@ impl Args {
                 StoreArg::Postgres => StoreKind::Postgres,
             },
             database_url: self.database_url.clone(),
+            group: self.group.clone(),
             data_dir: self.data_dir.clone(),
             stall_timeout: Duration::from_secs(self.stall_timeout),
             progress: !self.no_progress,

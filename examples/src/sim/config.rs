@@ -128,6 +128,20 @@ pub enum Mode {
     Resume,
 }
 
+impl Config {
+    /// The PostgreSQL group of the run: [`Config::group`], or `provider-sim:` followed by the
+    /// data directory's absolute path (as given when it cannot be resolved).
+    pub fn postgres_group(&self) -> String {
+        if let Some(group) = &self.group {
+            return group.clone();
+        }
+        let dir = std::fs::canonicalize(&self.data_dir)
+            .or_else(|_| std::path::absolute(&self.data_dir))
+            .unwrap_or_else(|_| self.data_dir.clone());
+        format!("provider-sim:{}", dir.display())
+    }
+}
+
 /// Everything a run needs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -139,6 +153,10 @@ pub struct Config {
     pub store: StoreKind,
     /// The PostgreSQL URL (`--database-url`), for [`StoreKind::Postgres`].
     pub database_url: Option<String>,
+    /// The group the run's records are kept under in PostgreSQL (`--group`); `None`: one
+    /// derived from the data directory ([`Config::postgres_group`]), so that two runs in
+    /// different directories never share records.
+    pub group: Option<String>,
     /// The directory holding the redb file and the run manifest (redb only).
     pub data_dir: PathBuf,
     /// How long a client waits for the provider before it gives up on its deal.

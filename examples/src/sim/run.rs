@@ -3,8 +3,8 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use fsm_runtime::codec::Codec;
@@ -67,12 +67,16 @@ pub async fn run(config: &Config) -> Result<Summary, SimError> {
     );
 
     let counts = Arc::new(WorkCounts::default());
+    // One histogram for every worker: its size is set by the range of latencies (about 190 KB
+    // for 1 µs to 1 hour at 3 significant figures), so one per worker would cost that many times.
+    let latencies = Arc::new(Mutex::new(new_histogram()));
     let workers: Vec<_> = (0..config.concurrency.max(1))
         .map(|_| {
             let worker = Worker {
                 group: group.clone(),
                 links: Arc::clone(&links),
                 counts: Arc::clone(&counts),
+                latencies: Arc::clone(&latencies),
                 finished: Arc::clone(&finished),
                 spec,
                 resumed,
@@ -82,13 +86,10 @@ pub async fn run(config: &Config) -> Result<Summary, SimError> {
         })
         .collect();
 
-    let mut latencies = new_histogram();
     let mut failures: Vec<String> = Vec::new();
     for worker in workers {
         match worker.await {
-            Ok((measured, failed)) => {
-                // Both histograms have the same bounds, so adding never fails.
-                let _ = latencies.add(&measured);
+            Ok(failed) => {
                 failures.extend(failed.iter().map(ClientError::to_string));
             }
             // A worker only ends abnormally if the runtime shuts down under it.
@@ -135,7 +136,7 @@ pub async fn run(config: &Config) -> Result<Summary, SimError> {
     summary.client_failures = failures;
     summary.counters = counters;
     summary.elapsed = elapsed;
-    summary.latency = Latency::of(&latencies);
+    summary.latency = Latency::of(&lock(&latencies));
     summary.store_bytes = store_path
         .as_deref()
         .and_then(|path| fs::metadata(path).ok())
@@ -191,9 +192,18 @@ async fn open_store(config: &Config) -> Result<Opened, SimError> {
                 .as_deref()
                 .ok_or(SimError::MissingDatabaseUrl)?;
             let spec = plan_in_data_dir(config, mode)?;
-            let store = fsm_postgres::PgStore::connect(url, POSTGRES_GROUP).await?;
-            if matches!(mode, Mode::Fresh(_)) {
-                clear_group(&store).await?;
+            // After `plan_in_data_dir`, so that the directory exists and resolves.
+            let group = config.postgres_group();
+            let store = fsm_postgres::PgStore::connect(url, &group).await?;
+            match mode {
+                Mode::Fresh(_) => clear_group(&store).await?,
+                // Take over from an instance that was killed as soon as its leases run out
+                // (a cleanly stopped one released them: no wait).
+                Mode::Resume => {
+                    while let Some(wait) = store.foreign_leases_expire_in().await? {
+                        tokio::time::sleep(wait + std::time::Duration::from_millis(20)).await;
+                    }
+                }
             }
             Ok((spec, Arc::new(store), None))
         }
@@ -214,9 +224,6 @@ async fn open_store(config: &Config) -> Result<Opened, SimError> {
         }
     }
 }
-
-/// The group name of the simulation's records in a PostgreSQL database.
-const POSTGRES_GROUP: &str = "provider-sim";
 
 /// The run's plan: a fresh run validates it and writes it to the data directory (replacing an
 /// earlier run there); a resumed run reads it back.
@@ -298,6 +305,14 @@ struct WorkCounts {
     next: AtomicU64,
 }
 
+/// Locks `mutex`; a poisoned lock only means a worker panicked while recording, and the
+/// histogram is still consistent.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// A fresh histogram of `send_sync` latencies in microseconds (3 significant digits, growing
 /// as needed: its size depends on the range of values, never on their number).
 fn new_histogram() -> Histogram<u64> {
@@ -310,6 +325,7 @@ struct Worker {
     group: SimGroup,
     links: Arc<Links>,
     counts: Arc<WorkCounts>,
+    latencies: Arc<Mutex<Histogram<u64>>>,
     finished: Arc<AtomicU64>,
     spec: PlanSpec,
     resumed: bool,
@@ -317,8 +333,7 @@ struct Worker {
 }
 
 impl Worker {
-    async fn run(self) -> (Histogram<u64>, Vec<ClientError>) {
-        let mut latencies = new_histogram();
+    async fn run(self) -> Vec<ClientError> {
         let mut failures: Vec<ClientError> = Vec::new();
         loop {
             let index = self.counts_next();
@@ -357,9 +372,11 @@ impl Worker {
             if let Some(client) = Client::new(&self.group, &link, self.stall) {
                 self.counts.driven.fetch_add(1, Ordering::Relaxed);
                 let (result, measured) = client.drive(stored.as_ref()).await;
+                let mut latencies = lock(&self.latencies);
                 for micros in measured {
                     latencies.saturating_record(micros.max(1));
                 }
+                drop(latencies);
                 failures.extend(result.err());
             }
             // The provider may still be finishing the deal (its Completing, Failing or
@@ -371,7 +388,7 @@ impl Worker {
                 self.stall,
             ));
         }
-        (latencies, failures)
+        failures
     }
 
     fn counts_next(&self) -> u64 {
