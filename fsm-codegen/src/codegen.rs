@@ -421,7 +421,7 @@ fn target_value(destination: &Destination) -> TokenStream {
     }
 }
 
-/// Runs the action on a copy of the state and keeps the copy only on success (design §3.4).
+/// Runs the action on a copy of the state and keeps the copy only on success.
 fn action_call(
     machine: &Machine,
     event: &Event,

@@ -6,7 +6,7 @@ use crate::machine::Machine;
 /// (Go's `fsm.Context.Trigger`).
 ///
 /// Triggered inputs are not applied inline: they are applied, in the order they were
-/// triggered, after the entry func returns (design §3.7). Because inputs are typed, the
+/// triggered, after the entry func returns. Because inputs are typed, the
 /// "unknown event" and "wrong arguments" errors of Go's `Trigger` cannot happen.
 pub struct Context<M: Machine> {
     triggered: Vec<M::Input>,

@@ -17,7 +17,7 @@ pub type ActionError = Box<dyn std::error::Error + Send + Sync + 'static>;
 pub type ActionResult = Result<(), ActionError>;
 
 /// The error an entry func returns. It is recorded on the machine and reported; it never
-/// freezes the machine (design §3.7).
+/// freezes the machine.
 pub type EntryError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// What an entry func returns.

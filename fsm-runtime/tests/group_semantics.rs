@@ -1,4 +1,4 @@
-//! The state group's semantics (design §3), one named test each, run on both stores.
+//! The state group's semantics, one named test each, run on both stores.
 
 #![allow(clippy::unwrap_used)]
 

@@ -8,7 +8,7 @@ use std::fmt;
 /// The code of a data-transfer event (go-data-transfer's `datatransfer.EventCode`).
 ///
 /// Only the names matter to the provider, so numeric codes are not modelled. The list holds
-/// the codes the provider maps (spec §5.1) and the other common ones; `#[non_exhaustive]`
+/// the codes the provider maps and the other common ones; `#[non_exhaustive]`
 /// leaves room for the rest.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]

@@ -1,4 +1,4 @@
-//! The provider's entry funcs (Go's `provider_states.go`, spec §4).
+//! The provider's entry funcs (Go's `provider_states.go`).
 //!
 //! Each entry func is a plain async function of (context, environment, deal snapshot), so tests
 //! can call it directly; [`ProviderHandlers`] wires them into the generated
@@ -192,7 +192,7 @@ pub async fn cleanup_deal<E: ProviderDealEnvironment>(
 
 /// Go's `UpdateFunding` (entered in `FundsNeededUnseal`, `FundsNeeded` and
 /// `FundsNeededLastPayment`, and re-run by every `ProcessPayment`): saves the channel's last
-/// voucher, credits the new funds and tells data transfer how far it may go (spec §4.4).
+/// voucher, credits the new funds and tells data transfer how far it may go.
 ///
 /// 1. Without a channel, does nothing.
 /// 2. Reads the channel state; on error triggers `DataTransferError` and stops.

@@ -1,5 +1,5 @@
 //! The environment a provider deal runs against: Go's `ProviderDealEnvironment` and
-//! `RetrievalProviderNode` (spec §4.1), as async traits a real provider implements.
+//! `RetrievalProviderNode`, as async traits a real provider implements.
 //!
 //! Both traits have an associated error type, so an implementation keeps its own typed errors.
 //! The entry funcs need only an error's text (Go's `err.Error()`, which reaches the deal's
@@ -64,7 +64,7 @@ pub trait RetrievalProviderNode: Send + Sync + 'static {
     /// largest amount already saved on its lane, at least zero (Go's `SavePaymentVoucher`).
     ///
     /// The deal adds the returned amount to `funds_received`, so returning the voucher's
-    /// cumulative amount instead of the delta would count funds twice (spec §10 item 8).
+    /// cumulative amount instead of the delta would count funds twice.
     /// `voucher` is the raw tuple-encoded `paych.SignedVoucher`, or `None` for Go's nil.
     fn save_payment_voucher(
         &self,

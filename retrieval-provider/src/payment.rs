@@ -1,4 +1,4 @@
-//! Payment maths on [`Params`] (spec §1.7): interval boundaries, the data limit after a
+//! Payment maths on [`Params`]: interval boundaries, the data limit after a
 //! payment, and what is owed.
 //!
 //! Payment-interval boundaries are `b₀ = 0, b₁ = I, b₂ = b₁ + (I + Δ), b₃ = b₂ + (I + 2Δ), …`

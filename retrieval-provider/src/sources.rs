@@ -1,4 +1,4 @@
-//! Where the provider's events come from (spec §5), as pure functions.
+//! Where the provider's events come from, as pure functions.
 //!
 //! * [`transfer_event_input`]: Go's `ProviderDataTransferSubscriber`, mapping a data-transfer
 //!   event on a channel to the deal it concerns and the input to send it (§5.1).
@@ -36,7 +36,7 @@ pub const EXPLORE_ALL_SELECTOR: &[u8] = &[
 /// The error text of a `DataTransferError` sent for a [`DtEventCode::Disconnected`] event.
 pub const PEER_HUNG_UP: &str = "deal data transfer stalled (peer hungup)";
 
-/// Go's `ProviderDataTransferSubscriber` (spec §5.1): the deal a data-transfer event concerns
+/// Go's `ProviderDataTransferSubscriber`: the deal a data-transfer event concerns
 /// and the input to send it, or `None` when the event is not for a provider deal or maps to
 /// nothing.
 ///
@@ -286,7 +286,7 @@ fn rejection(proposal: &DealProposal, status: DealStatus, message: String) -> Pu
     })
 }
 
-/// Go's `ValidatePull` (spec §5.2): checks a pull request and, when it is accepted, returns
+/// Go's `ValidatePull`: checks a pull request and, when it is accepted, returns
 /// the deal to start and its first input.
 ///
 /// Checks, in order, each refusing with a `DealResponse`: the payload CID matches the request
@@ -403,7 +403,7 @@ pub trait DealLookup {
     fn get_deal(&self, id: &ProviderDealIdentifier) -> Result<ProviderDealState, Self::Error>;
 }
 
-/// Go's `ValidateRestart` (spec §5.3): the answer to a restarted channel, from the deal it
+/// Go's `ValidateRestart`: the answer to a restarted channel, from the deal it
 /// belongs to.
 ///
 /// The deal is `{receiver: channel.other_peer(), deal_id: proposal.id}`, read through

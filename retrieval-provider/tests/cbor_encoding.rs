@@ -1,4 +1,4 @@
-//! Go's exact CBOR bytes (spec §1.6): the worked encodings, and the key order and map header
+//! Go's exact CBOR bytes: the worked encodings, and the key order and map header
 //! of every record type.
 #![allow(clippy::unwrap_used)]
 

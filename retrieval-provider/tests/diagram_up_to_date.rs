@@ -120,7 +120,7 @@ fn owned<const N: usize>(list: [&str; N]) -> Vec<String> {
     list.iter().map(|s| (*s).to_owned()).collect()
 }
 
-/// go-fil-markets' `docs/retrievalprovider.mmd` (spec §8), with our table's finality added.
+/// go-fil-markets' `docs/retrievalprovider.mmd`, with our table's finality added.
 #[test]
 fn diagram_has_the_structure_go_fil_markets_publishes() {
     let parsed = parse(&generated(Format::Mermaid));

@@ -1,5 +1,4 @@
-//! UnsealData, UnpauseDeal, CancelDeal and CleanupDeal (spec §6.2, vectors S1–S2, P1–P3,
-//! C1–C6, L1–L2), each run through the harness: the entry func runs on a snapshot with a mock
+//! UnsealData, UnpauseDeal, CancelDeal and CleanupDeal, each run through the harness: the entry func runs on a snapshot with a mock
 //! environment, and the inputs it triggers are replayed through the transition function.
 
 mod provider_fixtures;

@@ -1,4 +1,4 @@
-//! Payment maths on `Params` (spec §1.7) and the UpdateFunding arithmetic of spec §6.3.
+//! Payment maths on `Params` and the UpdateFunding arithmetic of Go's `TestUpdateFunding`.
 
 use proptest::prelude::*;
 use retrieval_provider::{Params, TokenAmount};
@@ -12,7 +12,7 @@ fn interval_bounds_params() -> Params {
     Params::new_v0(amount(1), 10, 5)
 }
 
-/// The UpdateFunding fixture of spec §6.1: P = 500, I = 1000, Δ = 500, U = 500,000.
+/// The UpdateFunding fixture of Go's `providerstates_test`: P = 500, I = 1000, Δ = 500, U = 500,000.
 fn update_funding_params() -> Params {
     Params {
         unseal_price: amount(500_000),
@@ -52,14 +52,14 @@ fn next_interval_is_unlimited_for_free_transfers() {
     assert_eq!(params.next_interval(&amount(1_000_000)), 0);
 }
 
-/// (start FR, received, queued, in finalization) → (owed, data limit), spec §6.3.
+/// (start FR, received, queued, in finalization) → (owed, data limit), as in Go's `TestUpdateFunding`.
 #[test]
 fn update_funding_arithmetic() {
     let params = update_funding_params();
     let cases = [
         // U4: unseal paid exactly, nothing sent yet.
         ("U4", 0, 500_000, 0, false, 0, 1000),
-        // U5: the worked example of spec §6.3.
+        // U5: the worked example of Go's `TestUpdateFunding`.
         ("U5", 500_000, 500_000, 1000, false, 0, 2500),
         ("U6", 1_000_000, 500_000, 2000, true, 0, 2500),
         ("U7", 0, 250_000, 0, false, 250_000, 1000),

@@ -1,4 +1,4 @@
-//! The deal sequences of spec §5.4, end to end: a pull is validated, the deal is started with
+//! The provider's deal sequences, end to end: a pull is validated, the deal is started with
 //! its first input, and data-transfer events are mapped to inputs and driven through the
 //! machine, with the real entry funcs running against a mock environment after each batch.
 

@@ -1,5 +1,5 @@
-//! The event sources (spec §5) against Go's `TestProviderDataTransferSubscriber`,
-//! `TestValidatePull` and `TestValidateRestart` (spec §6.4).
+//! The event sources against Go's `TestProviderDataTransferSubscriber`,
+//! `TestValidatePull` and `TestValidateRestart`.
 
 mod provider_fixtures;
 

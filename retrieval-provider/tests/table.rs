@@ -1,5 +1,5 @@
 //! The provider table through the pure transition function: the table-level vectors of spec
-//! §6.5, every (event, status) pair against a transcription of spec §3.1, and the static
+//! §6.5, every (event, status) pair against a transcription of Go's `ProviderEvents`, and the static
 //! description (event order, finality, entry funcs).
 
 mod provider_fixtures;
@@ -268,9 +268,9 @@ fn events_outside_the_table_have_no_input() {
     assert_eq!(codes, declared);
 }
 
-// ---- every (event, status) pair against spec §3.1 ---------------------------------------------
+// ---- every (event, status) pair against Go's `ProviderEvents` table ---------------------------------------------
 
-/// Where spec §3.1 says an event goes from a status.
+/// Where Go's table says an event goes from a status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Expect {
     To(DealStatus),

@@ -1,4 +1,4 @@
-//! UpdateFunding: all 18 cases of Go's `TestUpdateFunding` (spec §6.3), with their exact
+//! UpdateFunding: all 18 cases of Go's `TestUpdateFunding`, with their exact
 //! `ValidationResult`s, triggered events and final state, run through the harness.
 
 mod provider_fixtures;
@@ -21,7 +21,7 @@ use DealStatus::{
     FundsNeededUnseal as FNU, Ongoing, Unsealing,
 };
 
-/// One row of spec §6.3.
+/// One row of Go's `TestUpdateFunding`.
 struct Case {
     name: &'static str,
     status: DealStatus,

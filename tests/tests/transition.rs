@@ -1,5 +1,5 @@
 //! Behaviour of the generated transition function, entry dispatch and table description
-//! (design §3, items 1–4 and 6) on a machine declared here.
+//! (the semantics rules 1–4 and 6 of the crate docs) on a machine declared here.
 
 use std::sync::Mutex;
 

@@ -82,7 +82,7 @@ pub struct FaultPoint {
     pub while_owing: bool,
 }
 
-/// What goes wrong in a deal, if anything: the paths of spec §5.4.
+/// What goes wrong in a deal, if anything: the paths a provider deal can take.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Fault {
     /// Nothing: the deal completes.

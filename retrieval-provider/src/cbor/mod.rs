@@ -1,4 +1,4 @@
-//! CBOR byte-identical to go-fil-markets' cbor-gen layout (spec §1.6).
+//! CBOR byte-identical to go-fil-markets' cbor-gen layout.
 //!
 //! [`to_cbor`] and [`from_cbor`] give Go's exact bytes for every record type ([`GoCbor`]).
 //!

@@ -1,4 +1,4 @@
-//! The fixtures of go-fil-markets' `providerstates_test` (spec §6.1), shared by the provider
+//! The fixtures of go-fil-markets' `providerstates_test`, shared by the provider
 //! machine's test files. Each file uses a subset, hence `dead_code`.
 #![allow(dead_code, clippy::unwrap_used)]
 
