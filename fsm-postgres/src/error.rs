@@ -25,6 +25,7 @@ impl fmt::Debug for MachineKey {
 /// Group errors carry it as [`StoreError::Backend`](fsm_runtime::store::StoreError::Backend);
 /// get it back with `error.downcast_ref::<PgError>()`.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum PgError {
     /// The database URL does not parse.
     #[error("invalid PostgreSQL URL {url:?}: {source}")]
@@ -55,20 +56,31 @@ pub enum PgError {
         /// The newest version this library knows.
         supported: i32,
     },
-    /// Another process holds the lease of the machine; send the event to that process or
-    /// wait until its lease expires.
+    /// The machine's shard is owned by another instance (or, with `owner` `None`, by no live
+    /// instance right now: its owner's lease ran out and no one has taken it yet). Send the
+    /// event to the owner (at `address`, when it advertised one) or retry once the shard has
+    /// moved here. The group reports it as [`StoreError::NotOwner`].
+    ///
+    /// [`StoreError::NotOwner`]: fsm_runtime::store::StoreError::NotOwner
     #[error(
-        "group {group}: machine {machine} is owned by instance {owner:?} (lease expires in \
-         {expires_in:?}); send the event there or retry after the lease expires"
+        "group {group}: machine {machine} is in shard {shard}, {}; send the event there or retry \
+         once the shard has moved",
+        owned_by(.owner.as_deref(), .address.as_deref(), *.expires_in)
     )]
     NotOwner {
         /// The group.
         group: String,
         /// The machine's key.
         machine: MachineKey,
-        /// The owning instance.
-        owner: String,
-        /// How long the owner's lease still runs.
+        /// The machine's shard.
+        shard: u32,
+        /// The instance owning the shard, if one does.
+        owner: Option<String>,
+        /// The address the owner advertised ([`PgStoreBuilder::address`]), if any.
+        ///
+        /// [`PgStoreBuilder::address`]: crate::PgStoreBuilder::address
+        address: Option<String>,
+        /// How long the owner's lease still runs (zero without an owner).
         expires_in: Duration,
     },
     /// The stored record changed since this process read it (another process wrote it while
@@ -127,6 +139,54 @@ pub enum PgError {
         #[source]
         last: Box<PgError>,
     },
+    /// The schema needs the shard migration, but instances of an older fsm-postgres still hold
+    /// running per-machine leases: migrating under them would break them. Stop them (a clean
+    /// stop releases their leases; a killed one's run out after their lease time), then open
+    /// again.
+    #[error(
+        "the database schema must be migrated to shard ownership, but instances of an older \
+         fsm-postgres still run ({}); stop them (or wait until their leases run out) and open \
+         again",
+        .owners.join(", ")
+    )]
+    MigrationBlocked {
+        /// The instances holding running leases.
+        owners: Vec<String>,
+    },
+    /// A shard count outside `1..=65536` was asked for (or stored).
+    #[error("a group has 1 to 65536 shards; {requested} is not possible")]
+    BadShardCount {
+        /// The count asked for.
+        requested: u32,
+    },
+    /// The group exists with another shard count than the one asked for. The count is fixed
+    /// when a group is created: the shard of every stored record depends on it.
+    #[error(
+        "group {group} has {stored} shards, not {requested}: the shard count is fixed when a \
+         group is created (leave `PgStoreBuilder::shards` unset to use the stored count)"
+    )]
+    ShardCountMismatch {
+        /// The group.
+        group: String,
+        /// The group's count.
+        stored: u32,
+        /// The count asked for.
+        requested: u32,
+    },
+    /// [`PgStore::settled`](crate::PgStore::settled) gave up: some shards this instance
+    /// should own were still held by others when the time ran out.
+    #[error(
+        "group {group}: {missing} of the shards this instance should own are still held by \
+         other instances after {waited:?}"
+    )]
+    NotSettled {
+        /// The group.
+        group: String,
+        /// How many shards were missing.
+        missing: usize,
+        /// How long it waited.
+        waited: Duration,
+    },
     /// The store has shut down.
     #[error("the PostgreSQL store is closed")]
     Closed,
@@ -168,6 +228,19 @@ impl PgError {
 
     pub(crate) fn db(doing: &'static str) -> impl FnOnce(tokio_postgres::Error) -> Self {
         move |source| Self::Db { doing, source }
+    }
+}
+
+/// "owned by instance X (at A, lease runs N more)" or "owned by no live instance".
+fn owned_by(owner: Option<&str>, address: Option<&str>, expires_in: Duration) -> String {
+    match (owner, address) {
+        (Some(owner), Some(address)) => {
+            format!("owned by instance {owner:?} at {address} (lease runs {expires_in:?} more)")
+        }
+        (Some(owner), None) => {
+            format!("owned by instance {owner:?} (lease runs {expires_in:?} more)")
+        }
+        (None, _) => "owned by no live instance right now".to_owned(),
     }
 }
 

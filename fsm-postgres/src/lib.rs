@@ -40,7 +40,9 @@ mod builder;
 mod error;
 mod link;
 mod meta;
+mod ownership;
 mod schema;
+pub mod shards;
 mod sql;
 mod store;
 
@@ -50,5 +52,6 @@ mod pg_tests;
 pub use builder::PgStoreBuilder;
 pub use error::{MachineKey, PgError};
 pub use link::RetryPolicy;
+pub use ownership::ShardReport;
 pub use schema::SCHEMA_VERSION;
-pub use store::PgStore;
+pub use store::{PgStore, ShardOwner};

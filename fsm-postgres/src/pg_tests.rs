@@ -268,7 +268,7 @@ async fn fill(store: &PgStore, prefix: &[u8], count: u32, statuses: u32, failed_
 
 /// The plan PostgreSQL chooses for the store's own scan statement.
 async fn plan_of(client: &Client, group: &String, request: &ScanRequest<'_>) -> String {
-    let plan = ScanPlan::new(request);
+    let plan = ScanPlan::new(request, None);
     let statement = format!("EXPLAIN {}", sql::scan(&plan.range, request.with_records));
     let mut params = plan.params(group);
     params.push(&plan.fetch);
@@ -415,7 +415,7 @@ async fn pages_return_every_row_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn resuming_takes_only_free_non_final_machines() {
+async fn resumable_scans_return_the_non_final_machines_of_owned_shards_only() {
     let Some(url) = url("resumable") else {
         return;
     };
@@ -423,11 +423,11 @@ async fn resuming_takes_only_free_non_final_machines() {
     let open = |owner: &'static str| {
         PgStoreBuilder::new(&url, &group)
             .owner(owner)
-            .renew_leases(false)
+            .heartbeat(false)
             .connect()
     };
     let a = open("a").await.unwrap();
-    let b = open("b").await.unwrap();
+    assert_eq!(a.owned_shards().len(), a.shard_count() as usize);
     let (active, done) = (meta("Running", false), meta("Done", true));
     let ops = [
         WriteOp::Put {
@@ -447,18 +447,32 @@ async fn resuming_takes_only_free_non_final_machines() {
         },
     ];
     assert!(a.commit(&ops).await.unwrap().is_all_ok());
-    // a's leases run: b takes nothing, yet pages through every candidate.
+    // a holds every shard and its leases run: b joins but holds nothing yet, so it resumes
+    // nothing, and its writes are refused naming a.
+    let b = open("b").await.unwrap();
+    assert!(b.owned_shards().is_empty());
     for limit in [1, 10] {
         assert!(paged(&b, b"", Filter::Active, limit, true).await.is_empty());
     }
-    // Once a closed (releasing its leases), b takes the non-final machines only.
+    b.get(b"1").await.unwrap();
+    let refused = b.commit(&ops[..1]).await.unwrap();
+    match refused.result(0) {
+        Err(StoreError::NotOwner { owner, .. }) => assert_eq!(owner.as_deref(), Some("a")),
+        other => panic!("expected NotOwner, got {other:?}"),
+    }
+    // Once a closed (handing its shards over), b takes every shard and resumes the non-final
+    // machines only.
     a.close().await.unwrap();
+    let report = b.rebalance().await.unwrap();
+    assert!(report.is_settled(), "{report:?}");
+    assert_eq!(report.members, 1);
     assert_eq!(
         paged(&b, b"", Filter::Active, 1, true).await,
         [b"1".to_vec(), b"3".to_vec()]
     );
-    assert_eq!(b.owner_of(b"1").await.unwrap().unwrap().0, "b");
-    assert_eq!(b.owner_of(b"2").await.unwrap().unwrap().0, "a");
+    let owner = b.owner_of(b"1").await.unwrap();
+    assert_eq!(owner.owner.as_deref(), Some("b"));
+    assert_eq!(owner.epoch, 2, "a held it at epoch 1; b took it at the next");
     b.close().await.unwrap();
 }
 
@@ -535,7 +549,7 @@ async fn rows_written_before_the_metadata_columns_report_missing_metadata() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_closed_store_refuses_every_call_and_has_released_its_leases() {
+async fn a_closed_store_refuses_every_call_and_has_handed_its_shards_over() {
     let Some(url) = url("closed") else {
         return;
     };
@@ -570,29 +584,36 @@ async fn a_closed_store_refuses_every_call_and_has_released_its_leases() {
     closed(clone.commit(&put).await.map(drop));
     closed(clone.header(b"").await.map(drop));
     assert!(matches!(clone.owner_of(b"k").await, Err(PgError::Closed)));
-    assert!(matches!(clone.renew_leases().await, Err(PgError::Closed)));
-    assert!(matches!(clone.release_leases().await, Err(PgError::Closed)));
+    assert!(matches!(clone.rebalance().await, Err(PgError::Closed)));
+    assert!(matches!(clone.hand_over().await, Err(PgError::Closed)));
 
-    // The lease was released on close: another instance writes at once.
+    // The shards were handed over on close: another instance owns them and writes at once.
     let other = PgStoreBuilder::new(&url, &group)
         .owner("b")
         .connect()
         .await
         .unwrap();
-    let (_, left) = other.owner_of(b"k").await.unwrap().unwrap();
-    assert_eq!(left, Duration::ZERO);
+    assert_eq!(
+        other.owner_of(b"k").await.unwrap().owner.as_deref(),
+        Some("b")
+    );
     other.get(b"k").await.unwrap();
     assert!(other.commit(&put).await.unwrap().is_all_ok());
     other.close().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn dropping_a_store_releases_its_leases_in_the_background() {
+async fn dropping_a_store_hands_its_shards_over_in_the_background() {
     let Some(url) = url("dropped") else {
         return;
     };
     let group = unique("dropped");
-    let open = |owner: &'static str| PgStoreBuilder::new(&url, &group).owner(owner).connect();
+    let open = |owner: &'static str| {
+        PgStoreBuilder::new(&url, &group)
+            .owner(owner)
+            .heartbeat(false)
+            .connect()
+    };
     let store = open("a").await.unwrap();
     let m = meta("Running", false);
     let put = [WriteOp::Put {
@@ -602,16 +623,20 @@ async fn dropping_a_store_releases_its_leases_in_the_background() {
     }];
     assert!(store.commit(&put).await.unwrap().is_all_ok());
     drop(store);
+    // Without the hand-over, a's leases would run for 10 s more.
     let observer = open("b").await.unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
     loop {
-        let (owner, left) = observer.owner_of(b"k").await.unwrap().unwrap();
-        assert_eq!(owner, "a");
-        if left == Duration::ZERO {
+        let report = observer.rebalance().await.unwrap();
+        if report.is_settled() && report.members == 1 {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "leases not released");
+        assert!(std::time::Instant::now() < deadline, "shards not handed over");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    assert_eq!(
+        observer.owner_of(b"k").await.unwrap().owner.as_deref(),
+        Some("b")
+    );
     observer.close().await.unwrap();
 }

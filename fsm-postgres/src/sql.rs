@@ -1,22 +1,7 @@
 //! The statements, in one place. `$1` is always the group name. The scans, whose conditions
-//! depend on the request, are built by [`scan`] and [`claim`].
+//! depend on the request, are built by [`scan`].
 
 use std::fmt::Write as _;
-
-/// The lease rule of [`TAKE_LEASES`], [`PUT_BATCH`] and [`claim`]: an owner keeps its running lease (same
-/// epoch) and anyone takes a free or expired one (epoch + 1); another owner's running lease
-/// leaves the row untouched.
-macro_rules! lease_conflict {
-    () => {
-        "
-    ON CONFLICT (group_name, machine_id) DO UPDATE
-        SET owner = EXCLUDED.owner,
-            epoch = CASE WHEN l.owner = EXCLUDED.owner AND l.expires_at > now()
-                         THEN l.epoch ELSE l.epoch + 1 END,
-            expires_at = EXCLUDED.expires_at
-        WHERE l.owner = EXCLUDED.owner OR l.expires_at <= now()"
-    };
-}
 
 /// The engine metadata columns of `fsm_records`, in the order [`crate::meta`] reads and binds
 /// them.
@@ -30,90 +15,47 @@ macro_rules! meta_columns {
 /// How many metadata columns there are (and parameters a metadata write binds).
 pub(crate) const META_COLUMNS: usize = 9;
 
-/// The lease part of [`TAKE_LEASES`] and [`PUT_BATCH`], over a CTE `input` with one
-/// `machine_id` per distinct key: `held` are the leases owner `$OWNER` holds and that still run
-/// (read, not locked: they need no change), `taken` the free or expired ones it takes now
-/// (epoch + 1; new rows start at epoch 1), locked in key order. A key in neither is held by
-/// another owner whose lease runs. `$1` is the group; `$owner` and `$ttl` name the parameters
-/// holding the owner and the lease seconds.
-macro_rules! lease_ctes {
-    ($owner:literal, $ttl:literal) => {
-        concat!(
-            "
-    held AS (
-        SELECT l.machine_id, l.epoch FROM fsm_leases l JOIN input i
-            ON l.group_name = $1 AND l.machine_id = i.machine_id
-        WHERE l.owner = ",
-            $owner,
-            " AND l.expires_at > now()
-    ),
-    taken AS (
-        INSERT INTO fsm_leases AS l (group_name, machine_id, owner, epoch, expires_at)
-        SELECT $1, i.machine_id, ",
-            $owner,
-            ", 1, now() + make_interval(secs => ",
-            $ttl,
-            ")
-        FROM input i WHERE NOT EXISTS (SELECT 1 FROM held h WHERE h.machine_id = i.machine_id)
-        ORDER BY i.machine_id",
-            lease_conflict!(),
-            "
-        RETURNING l.machine_id, l.epoch
-    ),
-    lease AS (SELECT machine_id, epoch FROM held UNION ALL SELECT machine_id, epoch FROM taken)"
-        )
-    };
-}
-
-/// Takes or keeps the leases of the machines `$2` (a `bytea[]`) for owner `$3` for `$4`
-/// seconds, locking the rows it changes in key order, and returns `machine_id, epoch` of each
-/// lease this owner holds afterwards (kept: same epoch; taken: epoch + 1). A machine missing
-/// from the result is leased by another owner whose lease runs.
-pub(crate) const TAKE_LEASES: &str = concat!(
-    "
-    WITH input AS (SELECT DISTINCT machine_id FROM unnest($2::bytea[]) AS u(machine_id)),",
-    lease_ctes!("$3", "$4"),
-    "
-    SELECT machine_id, epoch FROM lease"
-);
-
 /// The hot path of a group commit, in one statement (one round trip, atomic on its own): the
 /// records `$2` (distinct keys) get the values `$3` and the metadata `$5..$13` (one array per
-/// column), each only if it is at the version in `$4` (0: absent) and not written under a
-/// newer epoch than this owner's lease; owner `$14` takes or keeps the leases for `$15`
-/// seconds first. Leases, then records, are locked in key order, so two such statements (or a
-/// renewal) never deadlock.
+/// column), each only if it is at the version in `$4` (0: absent), if owner `$16` holds the
+/// lease of its shard (`$14`) at the epoch in `$15` and that lease still runs (the fencing
+/// check), and if the record was not written under a newer epoch. Records are locked in key
+/// order, so two such statements never deadlock; shard rows are only read.
 ///
-/// Returns one row per key: `machine_id`, the lease epoch (null: another owner's lease runs)
-/// and the record's new version (null: refused, the record is not at the expected version or
-/// was written under a newer epoch).
+/// Returns one row per key: `machine_id`, the shard epoch (null: this owner does not hold the
+/// shard at that epoch, or its lease ran out) and the record's new version (null: refused,
+/// the record is not at the expected version or was written under a newer epoch).
 pub(crate) const PUT_BATCH: &str = concat!(
     "
     WITH input AS (
         SELECT * FROM unnest($2::bytea[], $3::bytea[], $4::int8[], $5::text[], $6::bool[],
                              $7::int8[], $8::text[], $9::text[], $10::text[], $11::int8[],
-                             $12::bool[], $13::int4[])
+                             $12::bool[], $13::int4[], $14::int4[], $15::int8[])
             AS u(machine_id, value, expected, ",
     meta_columns!(),
-    ")
-    ),",
-    lease_ctes!("$14", "$15"),
-    ",
+    ", shard, epoch)
+    ),
+    lease AS (
+        SELECT i.machine_id, i.epoch FROM input i JOIN fsm_shards s
+            ON s.group_name = $1 AND s.shard = i.shard
+        WHERE s.owner = $16 AND s.epoch = i.epoch AND s.expires_at > now()
+    ),
     written AS (
-        INSERT INTO fsm_records AS r (group_name, machine_id, value, version, epoch, ",
+        INSERT INTO fsm_records AS r (group_name, machine_id, value, version, epoch, shard, ",
     meta_columns!(),
     ")
-        SELECT $1, i.machine_id, i.value, i.expected + 1, le.epoch, i.status, i.is_final,
-               i.last_active_ms, i.failure_kind, i.failure_status, i.failure_error,
-               i.failure_at_ms, i.failure_halted, i.record_version
+        SELECT $1, i.machine_id, i.value, i.expected + 1, i.epoch, i.shard, i.status,
+               i.is_final, i.last_active_ms, i.failure_kind, i.failure_status,
+               i.failure_error, i.failure_at_ms, i.failure_halted, i.record_version
         FROM input i JOIN lease le ON le.machine_id = i.machine_id
         WHERE i.expected = 0 OR EXISTS (
             SELECT 1 FROM fsm_records x WHERE x.group_name = $1 AND x.machine_id = i.machine_id)
         ORDER BY i.machine_id
         ON CONFLICT (group_name, machine_id) DO UPDATE
             SET value = EXCLUDED.value, version = EXCLUDED.version, epoch = EXCLUDED.epoch,
-                status = EXCLUDED.status, is_final = EXCLUDED.is_final,
-                last_active_ms = EXCLUDED.last_active_ms, failure_kind = EXCLUDED.failure_kind,
+                shard = EXCLUDED.shard, status = EXCLUDED.status,
+                is_final = EXCLUDED.is_final, last_active_ms = EXCLUDED.last_active_ms,
+                failure_kind = EXCLUDED.failure_kind,
                 failure_status = EXCLUDED.failure_status,
                 failure_error = EXCLUDED.failure_error, failure_at_ms = EXCLUDED.failure_at_ms,
                 failure_halted = EXCLUDED.failure_halted,
@@ -127,38 +69,100 @@ pub(crate) const PUT_BATCH: &str = concat!(
     LEFT JOIN written w ON w.machine_id = i.machine_id"
 );
 
-/// The owner of machine `$2`'s lease and the seconds it still runs (0 when it ran out or was
-/// released: a released lease expires at `-infinity`, which cannot be subtracted from).
-pub(crate) const LEASE_OWNER: &str = "
-    SELECT owner,
-           CASE WHEN expires_at > now()
-                THEN EXTRACT(EPOCH FROM expires_at - now())::float8
+/// The running leases owner `$3` holds among shards `$2` (an `int4[]`), as `shard, epoch`,
+/// locked in shard order `FOR SHARE` until the transaction ends: no other instance can take
+/// them while the transaction's writes run.
+pub(crate) const HELD_SHARDS: &str = "
+    SELECT shard, epoch FROM fsm_shards
+    WHERE group_name = $1 AND shard = ANY($2::int4[]) AND owner = $3 AND expires_at > now()
+    ORDER BY shard FOR SHARE";
+
+/// Registers member `$2` (advertising address `$3`, may be null) as live for `$4` seconds.
+pub(crate) const HEARTBEAT: &str = "
+    INSERT INTO fsm_members (group_name, member, address, expires_at)
+    VALUES ($1, $2, $3, now() + make_interval(secs => $4))
+    ON CONFLICT (group_name, member) DO UPDATE
+        SET address = EXCLUDED.address, expires_at = EXCLUDED.expires_at";
+
+/// The live members (heartbeat not expired), by name.
+pub(crate) const LIVE_MEMBERS: &str = "
+    SELECT member FROM fsm_members WHERE group_name = $1 AND expires_at > now()
+    ORDER BY member";
+
+/// Every shard row: `shard`, `owner`, the owner's advertised address (null: none, or the owner
+/// is no member any more), whether the lease runs, and the seconds it still runs (0 when it ran
+/// out or was released: a released lease expires at `-infinity`, which cannot be subtracted
+/// from).
+pub(crate) const SHARD_TABLE: &str = "
+    SELECT s.shard, s.owner, m.address, s.expires_at > now(),
+           CASE WHEN s.expires_at > now()
+                THEN EXTRACT(EPOCH FROM s.expires_at - now())::float8
                 ELSE 0::float8 END
-    FROM fsm_leases WHERE group_name = $1 AND machine_id = $2";
+    FROM fsm_shards s
+    LEFT JOIN fsm_members m ON m.group_name = s.group_name AND m.member = s.owner
+    WHERE s.group_name = $1";
 
-/// Extends every running lease of owner `$2` to `$3` seconds from now, locking them in key
-/// order (the order every statement locks lease rows in).
-pub(crate) const RENEW_LEASES: &str = "
-    UPDATE fsm_leases l SET expires_at = now() + make_interval(secs => $3)
-    FROM (SELECT machine_id FROM fsm_leases
-          WHERE group_name = $1 AND owner = $2 AND expires_at > now()
-          ORDER BY machine_id FOR UPDATE) s
-    WHERE l.group_name = $1 AND l.machine_id = s.machine_id";
+/// One shard's row as [`SHARD_TABLE`] returns it (`$2`: the shard), and its epoch.
+pub(crate) const SHARD_OWNER: &str = "
+    SELECT s.owner, m.address, s.expires_at > now(),
+           CASE WHEN s.expires_at > now()
+                THEN EXTRACT(EPOCH FROM s.expires_at - now())::float8
+                ELSE 0::float8 END,
+           s.epoch
+    FROM fsm_shards s
+    LEFT JOIN fsm_members m ON m.group_name = s.group_name AND m.member = s.owner
+    WHERE s.group_name = $1 AND s.shard = $2";
 
-/// Ends every lease of owner `$2` at once, locking them in key order (the epoch stays, so
-/// fencing keeps working).
-pub(crate) const RELEASE_LEASES: &str = "
-    UPDATE fsm_leases l SET expires_at = '-infinity'
-    FROM (SELECT machine_id FROM fsm_leases
+/// Owner `$2` keeps (renews, same epoch) or takes (free, released or expired: epoch + 1; new
+/// rows start at epoch 1) the leases of shards `$3` for `$4` seconds; another owner's running
+/// lease is left alone. Rows are locked in shard order. Returns `shard, epoch` of every lease
+/// the owner holds afterwards among `$3`.
+pub(crate) const CLAIM_SHARDS: &str = "
+    INSERT INTO fsm_shards AS s (group_name, shard, owner, epoch, expires_at)
+    SELECT $1, u.shard, $2, 1, now() + make_interval(secs => $4)
+    FROM unnest($3::int4[]) AS u(shard) ORDER BY u.shard
+    ON CONFLICT (group_name, shard) DO UPDATE
+        SET owner = EXCLUDED.owner,
+            epoch = CASE WHEN s.owner = EXCLUDED.owner AND s.expires_at > now()
+                         THEN s.epoch ELSE s.epoch + 1 END,
+            expires_at = EXCLUDED.expires_at
+        WHERE s.owner = EXCLUDED.owner OR s.expires_at <= now()
+    RETURNING s.shard, s.epoch";
+
+/// Ends owner `$2`'s leases of shards `$3` at once (null: all of them), locking them in shard
+/// order; the epoch stays, so fencing keeps working and the next owner's epoch is higher.
+pub(crate) const RELEASE_SHARDS: &str = "
+    UPDATE fsm_shards s SET expires_at = '-infinity'
+    FROM (SELECT shard FROM fsm_shards
           WHERE group_name = $1 AND owner = $2
-          ORDER BY machine_id FOR UPDATE) s
-    WHERE l.group_name = $1 AND l.machine_id = s.machine_id";
+            AND ($3::int4[] IS NULL OR shard = ANY($3::int4[]))
+          ORDER BY shard FOR UPDATE) x
+    WHERE s.group_name = $1 AND s.shard = x.shard";
 
-/// The seconds until the last running lease of an owner other than `$2` runs out (null: no
-/// other owner's lease runs).
-pub(crate) const FOREIGN_LEASES_EXPIRE_IN: &str = "
-    SELECT EXTRACT(EPOCH FROM max(expires_at) - now())::float8
-    FROM fsm_leases WHERE group_name = $1 AND owner <> $2 AND expires_at > now()";
+/// Removes member `$2` (a clean stop: the others rebalance without waiting for its heartbeat
+/// to expire).
+pub(crate) const LEAVE: &str = "
+    DELETE FROM fsm_members WHERE group_name = $1 AND member = $2";
+
+/// The group's shard count.
+pub(crate) const GROUP_SHARDS: &str = "
+    SELECT shard_count FROM fsm_groups WHERE group_name = $1";
+
+/// Creates the group with `$2` shards.
+pub(crate) const CREATE_GROUP: &str = "
+    INSERT INTO fsm_groups (group_name, shard_count) VALUES ($1, $2)
+    ON CONFLICT (group_name) DO NOTHING";
+
+/// Up to `$2` keys of the group's records that have no shard yet (written before shards).
+pub(crate) const UNSHARDED: &str = "
+    SELECT machine_id FROM fsm_records WHERE group_name = $1 AND shard IS NULL LIMIT $2";
+
+/// Sets the shards `$3` of records `$2` and resets their epoch (the per-machine lease epochs
+/// they were written under mean nothing to shard leases, which start at 1).
+pub(crate) const SET_SHARDS: &str = "
+    UPDATE fsm_records r SET shard = u.shard, epoch = 0
+    FROM unnest($2::bytea[], $3::int4[]) AS u(machine_id, shard)
+    WHERE r.group_name = $1 AND r.machine_id = u.machine_id";
 
 /// Record `$2`: value, version, then the metadata columns.
 pub(crate) const GET: &str = concat!(
@@ -179,14 +183,14 @@ pub(crate) const GET_META: &str = concat!(
     FROM fsm_records WHERE group_name = $1 AND machine_id = $2"
 );
 
-/// Creates record `$2` = `$3` written under epoch `$4` with metadata `$5..$13`, unless it
-/// exists.
+/// Creates record `$2` = `$3` in shard `$14` written under epoch `$4` with metadata `$5..$13`,
+/// unless it exists.
 pub(crate) const INSERT: &str = concat!(
     "
     INSERT INTO fsm_records (group_name, machine_id, value, version, epoch, ",
     meta_columns!(),
-    ")
-    VALUES ($1, $2, $3, 1, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+    ", shard)
+    VALUES ($1, $2, $3, 1, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
     ON CONFLICT (group_name, machine_id) DO NOTHING"
 );
 
@@ -200,15 +204,15 @@ pub(crate) const UPDATE: &str = "
         record_version = $14
     WHERE group_name = $1 AND machine_id = $2 AND version = $5 AND epoch <= $4";
 
-/// Writes record `$2` = `$3` with metadata `$5..$13` under epoch `$4` whatever its version (a
-/// store user that never read it), still refusing a record written under a newer epoch.
-/// Returns the new version.
+/// Writes record `$2` = `$3` in shard `$14` with metadata `$5..$13` under epoch `$4` whatever
+/// its version (a store user that never read it), still refusing a record written under a
+/// newer epoch. Returns the new version.
 pub(crate) const UPSERT: &str = concat!(
     "
     INSERT INTO fsm_records AS r (group_name, machine_id, value, version, epoch, ",
     meta_columns!(),
-    ")
-    VALUES ($1, $2, $3, 1, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+    ", shard)
+    VALUES ($1, $2, $3, 1, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
     ON CONFLICT (group_name, machine_id) DO UPDATE
         SET value = EXCLUDED.value, version = r.version + 1, epoch = EXCLUDED.epoch,
             status = EXCLUDED.status, is_final = EXCLUDED.is_final,
@@ -283,6 +287,9 @@ pub(crate) struct Range {
     pub(crate) upper: bool,
     /// The filter.
     pub(crate) condition: Condition,
+    /// `shard = ANY($n)`: only the records of the given shards (served, for active records,
+    /// by `fsm_records_active_by_shard`).
+    pub(crate) in_shards: bool,
 }
 
 impl Range {
@@ -308,6 +315,10 @@ impl Range {
             Condition::Failed => sql.push_str(" AND failure_kind IS NOT NULL"),
             Condition::Active => sql.push_str(" AND is_final IS NOT TRUE"),
         }
+        if self.in_shards {
+            let _ = write!(sql, " AND shard = ANY(${next}::int4[])");
+            next += 1;
+        }
         next
     }
 }
@@ -325,53 +336,6 @@ pub(crate) fn scan(range: &Range, with_records: bool) -> String {
     sql
 }
 
-/// One page of the non-final records to resume, taking their leases (the rule of
-/// [`TAKE_LEASES`]) where they are free, expired or this owner's. Binds the group, the range's
-/// parameters, the candidate limit (page size + 1), the page size, the owner and the lease
-/// seconds.
-///
-/// Returns one row per candidate of the page, in key order: `machine_id`, whether its lease
-/// was taken, then (for taken ones) `version`, `value` (or null without records) and the
-/// metadata columns, and, on every row, how many candidates there were (more than the page
-/// size: there is a next page).
-pub(crate) fn claim(range: &Range, with_records: bool) -> String {
-    let value = if with_records {
-        "r.value"
-    } else {
-        "NULL::bytea"
-    };
-    let mut sql = String::from(
-        "WITH candidates AS (
-            SELECT machine_id FROM fsm_records WHERE group_name = $1",
-    );
-    let next = range.write(&mut sql, 2);
-    let (candidates, page, owner, ttl) = (next, next + 1, next + 2, next + 3);
-    let _ = write!(
-        sql,
-        " AND is_final IS NOT TRUE
-            ORDER BY machine_id LIMIT ${candidates}
-        ), page AS (
-            SELECT machine_id FROM candidates ORDER BY machine_id LIMIT ${page}
-        ), claimed AS (
-            INSERT INTO fsm_leases AS l (group_name, machine_id, owner, epoch, expires_at)
-            SELECT $1, machine_id, ${owner}, 1, now() + make_interval(secs => ${ttl}) FROM page
-            ORDER BY machine_id
-            {conflict}
-            RETURNING machine_id
-        )
-        SELECT p.machine_id, c.machine_id IS NOT NULL, r.version, {value},
-               r.status, r.is_final, r.last_active_ms, r.failure_kind, r.failure_status,
-               r.failure_error, r.failure_at_ms, r.failure_halted, r.record_version,
-               (SELECT count(*) FROM candidates)
-        FROM page p
-        LEFT JOIN claimed c ON c.machine_id = p.machine_id
-        LEFT JOIN fsm_records r ON r.group_name = $1 AND r.machine_id = c.machine_id
-        ORDER BY p.machine_id",
-        conflict = lease_conflict!(),
-    );
-    sql
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -383,6 +347,7 @@ mod tests {
             lower: true,
             upper: true,
             condition: Condition::Status,
+            in_shards: false,
         };
         let sql = scan(&range, false);
         assert!(
@@ -396,28 +361,25 @@ mod tests {
             lower: false,
             upper: false,
             condition: Condition::All,
+            in_shards: false,
         };
         assert!(scan(&all, true).ends_with("group_name = $1 ORDER BY machine_id LIMIT $2"));
     }
 
     #[test]
-    fn claim_binds_limits_owner_and_lease_after_the_range() {
+    fn the_shard_restriction_comes_last() {
         let range = Range {
             after_cursor: false,
             lower: true,
             upper: false,
-            condition: Condition::Failed,
+            condition: Condition::Active,
+            in_shards: true,
         };
-        let sql = claim(&range, true);
+        let sql = scan(&range, true);
         assert!(
-            sql.contains("machine_id >= $2 AND failure_kind IS NOT NULL"),
+            sql.contains("machine_id >= $2 AND is_final IS NOT TRUE AND shard = ANY($3::int4[])"),
             "{sql}"
         );
-        assert!(sql.contains("LIMIT $3"), "{sql}");
-        assert!(sql.contains("LIMIT $4"), "{sql}");
-        assert!(
-            sql.contains("$5, 1, now() + make_interval(secs => $6)"),
-            "{sql}"
-        );
+        assert!(sql.ends_with("LIMIT $4"), "{sql}");
     }
 }

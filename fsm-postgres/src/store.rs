@@ -1,4 +1,4 @@
-//! [`PgStore`]: the [`Store`] trait over PostgreSQL, with per-machine leases and fencing.
+//! [`PgStore`]: the [`Store`] trait over PostgreSQL, with shard ownership and fencing.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -8,7 +8,7 @@ use fsm_runtime::store::{
     Committed, Entry, Filter, Header, Meta, ScanPage, ScanRequest, Store, StoreError, StoreFuture,
     WriteOp,
 };
-use tokio::sync::{RwLock, RwLockReadGuard};
+use tokio::sync::{RwLock, RwLockReadGuard, watch};
 use tokio::task::JoinHandle;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Row};
@@ -16,7 +16,8 @@ use tokio_postgres::{Client, Row};
 use crate::error::{MachineKey, PgError};
 use crate::link::{Link, RetryPolicy};
 use crate::meta::{self, MetaArrays, MetaColumns};
-use crate::sql::{self, Condition, META_COLUMNS, Range};
+use crate::ownership::{Ownership, ShardReport};
+use crate::sql::{self, Condition, Range};
 
 /// What this process last saw of one record: the basis its cached copy is built on.
 #[derive(Debug, Clone, Copy)]
@@ -64,6 +65,9 @@ struct Planned<'a> {
     key: &'a [u8],
     change: Change<'a>,
     expect: Expect,
+    /// The machine's shard and the epoch of this instance's lease of it (headers: 0, 0).
+    shard: u32,
+    epoch: i64,
 }
 
 impl Planned<'_> {
@@ -86,6 +90,8 @@ struct PutRow<'a> {
     meta: &'a MetaColumns<'a>,
     /// The version the record must be at (0: absent).
     expected: i64,
+    shard: u32,
+    epoch: i64,
 }
 
 impl<'a> PutRow<'a> {
@@ -100,6 +106,8 @@ impl<'a> PutRow<'a> {
                     record,
                     meta,
                     expected,
+                    shard: write.shard,
+                    epoch: write.epoch,
                 }),
                 _ => None,
             })
@@ -116,16 +124,17 @@ pub(crate) struct ScanPlan<'r> {
     lower: Option<&'r [u8]>,
     upper: Option<Vec<u8>>,
     status: Option<&'r str>,
+    /// The shards the scan is restricted to, if it is.
+    shards: Option<Vec<i32>>,
     /// The page size, at least 1 and below `i64::MAX`.
     limit: usize,
-    /// The page size as a statement parameter.
-    page: i64,
     /// The page size + 1: the extra row says whether there is a next page.
     pub(crate) fetch: i64,
 }
 
 impl<'r> ScanPlan<'r> {
-    pub(crate) fn new(request: &ScanRequest<'r>) -> Self {
+    /// The plan of `request`, restricted to `shards` when given.
+    pub(crate) fn new(request: &ScanRequest<'r>, shards: Option<&[u32]>) -> Self {
         let prefix = request.prefix;
         let (lower, after_cursor) = match request.after {
             // Every key with the prefix is after a cursor below the prefix.
@@ -149,12 +158,14 @@ impl<'r> ScanPlan<'r> {
                 lower: lower.is_some(),
                 upper: upper.is_some(),
                 condition,
+                in_shards: shards.is_some(),
             },
             lower,
             upper,
             status,
+            // Below MAX_SHARDS, so each fits an i32.
+            shards: shards.map(|shards| shards.iter().map(|&shard| shard as i32).collect()),
             limit,
-            page,
             fetch: page + 1,
         }
     }
@@ -171,6 +182,9 @@ impl<'r> ScanPlan<'r> {
         }
         if let Some(status) = &self.status {
             params.push(status);
+        }
+        if let Some(shards) = &self.shards {
+            params.push(shards);
         }
         params
     }
@@ -189,18 +203,24 @@ fn successor(prefix: &[u8]) -> Option<Vec<u8>> {
 pub(crate) struct Inner {
     pub(crate) group: String,
     pub(crate) owner: String,
+    /// The address this instance advertises to others (in `fsm_members`).
+    pub(crate) address: Option<String>,
     pub(crate) lease_ttl: Duration,
     pub(crate) retry: RetryPolicy,
-    /// Reads and lease renewals (pipelined, no transactions).
+    /// Reads (pipelined, no transactions).
     pub(crate) reader: Arc<Link>,
-    /// Write transactions, one at a time (`write_lock`).
+    /// Write transactions and rebalancing rounds, one at a time (`write_lock`).
     pub(crate) writer: Link,
-    write_lock: tokio::sync::Mutex<()>,
+    pub(crate) write_lock: tokio::sync::Mutex<()>,
     seen: Mutex<HashMap<Vec<u8>, Seen>>,
+    /// The shards and their leases.
+    ownership: Mutex<Ownership>,
+    /// The number of the last takeover, for groups following them.
+    takeovers: watch::Sender<u64>,
     /// `true` once closed. Every operation holds the read lock while it runs; `close` takes
     /// the write lock, so it waits for them, and every later operation sees the flag.
     gate: RwLock<bool>,
-    /// The lease renewal task, if running.
+    /// The heartbeat (rebalancing) task, if running.
     renewer: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -208,6 +228,7 @@ impl Inner {
     pub(crate) fn new(
         group: String,
         owner: String,
+        address: Option<String>,
         lease_ttl: Duration,
         retry: RetryPolicy,
         config: tokio_postgres::Config,
@@ -215,15 +236,41 @@ impl Inner {
         Self {
             group,
             owner,
+            address,
             lease_ttl,
             retry,
             reader: Arc::new(Link::new(config.clone())),
             writer: Link::new(config),
             write_lock: tokio::sync::Mutex::new(()),
             seen: Mutex::default(),
+            ownership: Mutex::new(Ownership::new(1)),
+            takeovers: watch::Sender::new(0),
             gate: RwLock::new(false),
             renewer: Mutex::new(None),
         }
+    }
+
+    /// Sets the group's shard count, read or fixed when the group was opened.
+    pub(crate) fn set_shards(&self, shards: u32) {
+        *self.ownership() = Ownership::new(shards);
+    }
+
+    pub(crate) fn ownership(&self) -> MutexGuard<'_, Ownership> {
+        // Every critical section leaves the ownership consistent (fields are replaced whole),
+        // so a poisoned lock's data is still valid.
+        self.ownership
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// A receiver of takeover numbers, at the current one.
+    pub(crate) fn subscribe_takeovers(&self) -> watch::Receiver<u64> {
+        self.takeovers.subscribe()
+    }
+
+    /// Tells the groups following takeovers that takeover `number` happened.
+    pub(crate) fn announce(&self, number: u64) {
+        self.takeovers.send_replace(number);
     }
 
     fn seen(&self) -> MutexGuard<'_, HashMap<Vec<u8>, Seen>> {
@@ -240,8 +287,8 @@ impl Inner {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Starts renewing this owner's leases every third of the lease time, until the store is
-    /// closed or dropped.
+    /// Starts the heartbeat: a rebalancing round every third of the lease time, until the
+    /// store is closed or dropped.
     pub(crate) fn start_renewer(self: &Arc<Self>) {
         let renewing = Arc::downgrade(self);
         let every = self.lease_ttl / 3;
@@ -253,11 +300,11 @@ impl Inner {
                 let Some(inner) = renewing.upgrade() else {
                     return;
                 };
-                match inner.renew().await {
+                match inner.rebalance(false).await {
                     Ok(_) => {}
                     Err(PgError::Closed) => return,
                     Err(error) => {
-                        tracing::warn!(%error, group = %inner.group, "lease renewal failed");
+                        tracing::warn!(%error, group = %inner.group, "shard heartbeat failed");
                     }
                 }
             }
@@ -267,7 +314,7 @@ impl Inner {
 
     /// Waits until no `close` is under way; fails when the store is closed. Hold the guard
     /// while the operation runs.
-    async fn open(&self) -> Result<RwLockReadGuard<'_, bool>, PgError> {
+    pub(crate) async fn open(&self) -> Result<RwLockReadGuard<'_, bool>, PgError> {
         let gate = self.gate.read().await;
         if *gate {
             Err(PgError::Closed)
@@ -304,76 +351,45 @@ impl Inner {
         }
     }
 
-    fn ttl_secs(&self) -> f64 {
+    pub(crate) fn ttl_secs(&self) -> f64 {
         self.lease_ttl.as_secs_f64()
     }
 
-    /// Extends this owner's running leases; returns how many.
-    pub(crate) async fn renew(&self) -> Result<u64, PgError> {
+    /// The holder of the shard of the machine stored at `key`, read from the database.
+    async fn owner_of(&self, key: &[u8]) -> Result<ShardOwner, PgError> {
         let _open = self.open().await?;
-        let ttl = self.ttl_secs();
-        // On the writer, between commits: renewals never wait on this instance's own writes.
-        let _one_writer = self.write_lock.lock().await;
-        self.writer
-            .retrying(&self.retry, "renewing leases", |client, _| async move {
-                client
-                    .execute(sql::RENEW_LEASES, &[&self.group, &self.owner, &ttl])
-                    .await
-                    .map_err(PgError::db("renewing leases"))
-            })
-            .await
-    }
-
-    /// Ends every lease of this owner now, retrying for `policy`.
-    async fn release_with(&self, policy: &RetryPolicy) -> Result<u64, PgError> {
-        self.reader
-            .retrying(policy, "releasing leases", |client, _| async move {
-                client
-                    .execute(sql::RELEASE_LEASES, &[&self.group, &self.owner])
-                    .await
-                    .map_err(PgError::db("releasing leases"))
-            })
-            .await
-    }
-
-    async fn release(&self) -> Result<u64, PgError> {
-        let _open = self.open().await?;
-        self.release_with(&self.retry).await
-    }
-
-    async fn owner_of(&self, key: &[u8]) -> Result<Option<(String, Duration)>, PgError> {
-        let _open = self.open().await?;
-        let row = self
-            .reader
-            .retrying(&self.retry, "reading a lease", |client, _| async move {
-                client
-                    .query_opt(sql::LEASE_OWNER, &[&self.group, &key])
-                    .await
-                    .map_err(PgError::db("reading a lease"))
-            })
-            .await?;
-        row.map(|row| {
-            let owner: String = row.try_get(0).map_err(PgError::db("reading a lease"))?;
-            let secs: f64 = row.try_get(1).map_err(PgError::db("reading a lease"))?;
-            Ok((owner, Duration::from_secs_f64(secs.max(0.0))))
-        })
-        .transpose()
-    }
-
-    async fn foreign_leases_expire_in(&self) -> Result<Option<Duration>, PgError> {
-        let _open = self.open().await?;
-        let doing = "reading leases";
+        let doing = "reading a shard lease";
+        let shard = self.ownership().shard_of(key);
+        // Below MAX_SHARDS, so it fits an i32.
+        let param = shard as i32;
+        let param = &param;
         let row = self
             .reader
             .retrying(&self.retry, doing, |client, _| async move {
                 client
-                    .query_one(sql::FOREIGN_LEASES_EXPIRE_IN, &[&self.group, &self.owner])
+                    .query_opt(sql::SHARD_OWNER, &[&self.group, param])
                     .await
                     .map_err(PgError::db(doing))
             })
             .await?;
-        let secs: Option<f64> = row.try_get(0).map_err(PgError::db(doing))?;
-        Ok(secs.map(|secs| Duration::from_secs_f64(secs.max(0.0))))
+        let mut owner = ShardOwner {
+            shard,
+            owner: None,
+            address: None,
+            expires_in: Duration::ZERO,
+            epoch: 0,
+        };
+        if let Some(row) = row {
+            let live: bool = row.try_get(2).map_err(PgError::db(doing))?;
+            let secs: f64 = row.try_get(3).map_err(PgError::db(doing))?;
+            owner.epoch = row.try_get(4).map_err(PgError::db(doing))?;
+            if live {
+                owner.owner = Some(row.try_get(0).map_err(PgError::db(doing))?);
+                owner.address = row.try_get(1).map_err(PgError::db(doing))?;
+                owner.expires_in = Duration::from_secs_f64(secs.max(0.0));
+            }
+        }
+        Ok(owner)
     }
 
     async fn get(&self, key: &[u8]) -> Result<Option<Entry>, PgError> {
@@ -404,9 +420,21 @@ impl Inner {
 
     /// One page of records.
     async fn scan(&self, request: &ScanRequest<'_>) -> Result<ScanPage, PgError> {
+        self.scan_in(request, None).await
+    }
+
+    /// One page of records, only of `shards` when given.
+    async fn scan_in(
+        &self,
+        request: &ScanRequest<'_>,
+        shards: Option<&[u32]>,
+    ) -> Result<ScanPage, PgError> {
         let _open = self.open().await?;
         let doing = "scanning records";
-        let plan = ScanPlan::new(request);
+        if shards.is_some_and(<[u32]>::is_empty) {
+            return Ok(ScanPage::default());
+        }
+        let plan = ScanPlan::new(request, shards);
         let statement = sql::scan(&plan.range, request.with_records);
         let mut params = plan.params(&self.group);
         params.push(&plan.fetch);
@@ -444,52 +472,26 @@ impl Inner {
         Ok(ScanPage { entries, next })
     }
 
-    /// One page of the non-final records this owner holds or can take, taking their leases.
-    async fn claim(&self, request: &ScanRequest<'_>) -> Result<ScanPage, PgError> {
-        let _open = self.open().await?;
-        let doing = "claiming records to resume";
-        let plan = ScanPlan::new(request);
-        let statement = sql::claim(&plan.range, request.with_records);
-        let ttl = self.ttl_secs();
-        let mut params = plan.params(&self.group);
-        params.push(&plan.fetch);
-        params.push(&plan.page);
-        params.push(&self.owner);
-        params.push(&ttl);
-        let (statement, params) = (&statement, &params);
-        let rows = self
-            .reader
-            .retrying(&self.retry, doing, |client, _| async move {
-                client
-                    .query(statement.as_str(), params)
-                    .await
-                    .map_err(PgError::db(doing))
-            })
-            .await?;
-        let mut claimed = Vec::with_capacity(rows.len());
-        let mut last: Option<Vec<u8>> = None;
-        let mut candidates = 0_i64;
-        for row in &rows {
-            let key: Vec<u8> = row.try_get(0).map_err(PgError::db(doing))?;
-            let taken: bool = row.try_get(1).map_err(PgError::db(doing))?;
-            let version: Option<i64> = row.try_get(2).map_err(PgError::db(doing))?;
-            candidates = row.try_get(4 + META_COLUMNS).map_err(PgError::db(doing))?;
-            if let (true, Some(version)) = (taken, version) {
-                let record: Option<Vec<u8>> = row.try_get(3).map_err(PgError::db(doing))?;
-                claimed.push((version, entry(key.clone(), record, row, 4)));
-            }
-            last = Some(key);
-        }
-        {
-            let mut seen = self.seen();
-            for (version, entry) in &claimed {
-                Self::observe(&mut seen, &entry.key, *version, true);
-            }
-        }
-        Ok(ScanPage {
-            entries: claimed.into_iter().map(|(_, entry)| entry).collect(),
-            next: last.filter(|_| candidates > plan.page),
-        })
+    /// One page of the records of the shards this instance holds (what it may resume).
+    async fn scan_owned(&self, request: &ScanRequest<'_>) -> Result<ScanPage, PgError> {
+        let shards = self.ownership().held_shards();
+        self.scan_in(request, Some(&shards)).await
+    }
+
+    /// One page of the active records of the shards taken in takeovers `after + 1 ..=
+    /// through` that this instance still holds.
+    async fn scan_taken_over(
+        &self,
+        request: &ScanRequest<'_>,
+        after: u64,
+        through: u64,
+    ) -> Result<ScanPage, PgError> {
+        let shards = self.ownership().taken_between(after, through);
+        let request = ScanRequest {
+            filter: Filter::Active,
+            ..*request
+        };
+        self.scan_in(&request, Some(&shards)).await
     }
 
     async fn header(&self, prefix: &[u8]) -> Result<Option<Header>, StoreError> {
@@ -612,6 +614,8 @@ impl Inner {
                     key: prefix,
                     change: Change::Header { header, format },
                     expect: Expect::Unknown,
+                    shard: 0,
+                    epoch: 0,
                 });
             }
             WriteOp::Put { key, record, meta } => {
@@ -627,6 +631,15 @@ impl Inner {
                 (key, change)
             }
             WriteOp::Delete { key } => (key, Change::Delete),
+        };
+        let (shard, epoch) = {
+            let own = self.ownership();
+            let shard = own.shard_of(key);
+            match own.epoch(shard) {
+                Some(epoch) => (shard, epoch),
+                // Refused without asking the server: the shard is not ours.
+                None => return Err(self.not_owner(key, shard, &own)),
+            }
         };
         let expect = match seen.get_mut(key) {
             Some(entry @ (Seen::Refused | Seen::Known { tainted: true, .. })) => {
@@ -644,7 +657,54 @@ impl Inner {
             key,
             change,
             expect,
+            shard,
+            epoch,
         })
+    }
+
+    /// The refusal of a write of `key` (in `shard`) that this instance does not own, naming
+    /// the holder as last seen.
+    fn not_owner(&self, key: &[u8], shard: u32, own: &Ownership) -> PgError {
+        let (owner, address, expires_in) = own.holder(shard);
+        PgError::NotOwner {
+            group: self.group.clone(),
+            machine: MachineKey(key.to_vec()),
+            shard,
+            owner,
+            address,
+            expires_in,
+        }
+    }
+
+    /// The refusal of `write`, whose shard lease the server found ended or moved: forgets the
+    /// lease and names the current holder, read from the database.
+    async fn fenced(&self, client: &Client, write: &Planned<'_>) -> Result<Outcome, PgError> {
+        let doing = "committing writes";
+        self.ownership().lose(write.shard, write.epoch);
+        // Below MAX_SHARDS, so it fits an i32.
+        let shard = write.shard as i32;
+        let row = client
+            .query_opt(sql::SHARD_OWNER, &[&self.group, &shard])
+            .await
+            .map_err(PgError::db(doing))?;
+        let (mut owner, mut address, mut expires_in) = (None, None, Duration::ZERO);
+        if let Some(row) = row {
+            let live: bool = row.try_get(2).map_err(PgError::db(doing))?;
+            if live {
+                owner = Some(row.try_get(0).map_err(PgError::db(doing))?);
+                address = row.try_get(1).map_err(PgError::db(doing))?;
+                let secs: f64 = row.try_get(3).map_err(PgError::db(doing))?;
+                expires_in = Duration::from_secs_f64(secs.max(0.0));
+            }
+        }
+        Ok(Err(PgError::NotOwner {
+            group: self.group.clone(),
+            machine: MachineKey(write.key.to_vec()),
+            shard: write.shard,
+            owner,
+            address,
+            expires_in,
+        }))
     }
 
     /// Runs `writes` atomically on the writer connection, retrying transient failures
@@ -692,17 +752,22 @@ impl Inner {
         let mut values = Vec::with_capacity(rows.len());
         let mut expected = Vec::with_capacity(rows.len());
         let mut metas = MetaArrays::with_capacity(rows.len());
+        let mut shards: Vec<i32> = Vec::with_capacity(rows.len());
+        let mut epochs = Vec::with_capacity(rows.len());
         for row in rows {
             keys.push(row.key);
             values.push(row.record);
             expected.push(row.expected);
             metas.push(row.meta);
+            // Below MAX_SHARDS, so it fits an i32.
+            shards.push(row.shard as i32);
+            epochs.push(row.epoch);
         }
-        let ttl = self.ttl_secs();
         let mut params: Vec<&(dyn ToSql + Sync)> = vec![&self.group, &keys, &values, &expected];
         params.extend_from_slice(&metas.params());
+        params.push(&shards);
+        params.push(&epochs);
         params.push(&self.owner);
-        params.push(&ttl);
         let statement = self
             .writer
             .prepared(client, sql::PUT_BATCH)
@@ -732,7 +797,7 @@ impl Inner {
                     self.already_written(client, write, expected, epoch, attempt)
                         .await?
                 }
-                Some((None, None)) => self.not_owner(client, write.key).await?,
+                Some((None, None)) => self.fenced(client, write).await?,
                 None => Err(PgError::Stale {
                     group: self.group.clone(),
                     machine: MachineKey(write.key.to_vec()),
@@ -743,30 +808,8 @@ impl Inner {
         Ok(each)
     }
 
-    /// The refusal of a write to a machine whose lease another instance holds, naming it.
-    async fn not_owner(&self, client: &Client, key: &[u8]) -> Result<Outcome, PgError> {
-        let doing = "committing writes";
-        let holder = client
-            .query_opt(sql::LEASE_OWNER, &[&self.group, &key])
-            .await
-            .map_err(PgError::db(doing))?;
-        let (owner, secs): (String, f64) = match holder {
-            Some(row) => (
-                row.try_get(0).map_err(PgError::db(doing))?,
-                row.try_get(1).map_err(PgError::db(doing))?,
-            ),
-            None => (String::new(), 0.0),
-        };
-        Ok(Err(PgError::NotOwner {
-            group: self.group.clone(),
-            machine: MachineKey(key.to_vec()),
-            owner,
-            expires_in: Duration::from_secs_f64(secs.max(0.0)),
-        }))
-    }
-
-    /// The general case: one transaction that first takes the leases of every machine
-    /// written (one statement, rows locked in key order), then runs the writes one by one in
+    /// The general case: one transaction that first checks and locks (`FOR SHARE`, in shard
+    /// order) the shard leases of every machine written, then runs the writes one by one in
     /// key order (a machine written twice: in the order given, each write expecting what the
     /// one before wrote). Statements run one after the other, so the first error is the one
     /// that aborted the transaction.
@@ -781,27 +824,24 @@ impl Inner {
             .batch_execute("BEGIN")
             .await
             .map_err(PgError::db(doing))?;
-        let mut machines: Vec<&[u8]> = writes
+        // Below MAX_SHARDS, so each fits an i32.
+        let mut shards: Vec<i32> = writes
             .iter()
             .filter(|write| write.is_machine_write())
-            .map(|write| write.key)
+            .map(|write| write.shard as i32)
             .collect();
-        machines.sort_unstable();
-        machines.dedup();
-        let mut epochs: HashMap<Vec<u8>, i64> = HashMap::with_capacity(machines.len());
-        if !machines.is_empty() {
-            let ttl = self.ttl_secs();
+        shards.sort_unstable();
+        shards.dedup();
+        let mut epochs: HashMap<u32, i64> = HashMap::with_capacity(shards.len());
+        if !shards.is_empty() {
             let leases = client
-                .query(
-                    sql::TAKE_LEASES,
-                    &[&self.group, &machines, &self.owner, &ttl],
-                )
+                .query(sql::HELD_SHARDS, &[&self.group, &shards, &self.owner])
                 .await
                 .map_err(PgError::db(doing))?;
             for row in &leases {
-                let key: Vec<u8> = row.try_get(0).map_err(PgError::db(doing))?;
+                let shard: i32 = row.try_get(0).map_err(PgError::db(doing))?;
                 let epoch: i64 = row.try_get(1).map_err(PgError::db(doing))?;
-                epochs.insert(key, epoch);
+                epochs.insert(shard as u32, epoch);
             }
         }
         // Headers first (their own table), then machines in key order; a stable sort keeps
@@ -828,9 +868,8 @@ impl Inner {
                     .map_err(PgError::db(doing))?;
                 Ok(0)
             } else {
-                match epochs.get(write.key).copied() {
-                    None => self.not_owner(client, write.key).await?,
-                    Some(epoch) => {
+                match epochs.get(&write.shard).copied() {
+                    Some(epoch) if epoch == write.epoch => {
                         let expect = written
                             .get(write.key)
                             .map_or(write.expect, |&version| Expect::Version(version));
@@ -842,6 +881,7 @@ impl Inner {
                         }
                         outcome
                     }
+                    _ => self.fenced(client, write).await?,
                 }
             };
             each[index] = Some(outcome);
@@ -885,10 +925,13 @@ impl Inner {
     ) -> Result<Outcome, PgError> {
         let doing = "committing writes";
         let key = write.key;
+        // Below MAX_SHARDS, so it fits an i32.
+        let shard = write.shard as i32;
         match (&write.change, expect) {
             (Change::Put { record, meta }, Expect::Version(0)) => {
                 let mut params: Vec<&(dyn ToSql + Sync)> = vec![&self.group, &key, record, &epoch];
                 params.extend_from_slice(&meta.params());
+                params.push(&shard);
                 let inserted = client
                     .execute(sql::INSERT, &params)
                     .await
@@ -915,6 +958,7 @@ impl Inner {
             (Change::Put { record, meta }, Expect::Unknown) => {
                 let mut params: Vec<&(dyn ToSql + Sync)> = vec![&self.group, &key, record, &epoch];
                 params.extend_from_slice(&meta.params());
+                params.push(&shard);
                 let row = client
                     .query_opt(sql::UPSERT, &params)
                     .await
@@ -1016,8 +1060,9 @@ impl Inner {
         self.stale(write.key)
     }
 
-    /// Stops the renewer, waits for the operations under way, releases this owner's leases,
-    /// marks the store closed and drops its connections. Idempotent.
+    /// Stops the heartbeat, waits for the operations under way, hands this instance's shards
+    /// over (ends their leases and its membership), marks the store closed and drops its
+    /// connections. Idempotent.
     async fn close(&self) -> Result<(), PgError> {
         let renewer = self.renewer().take();
         if let Some(renewer) = renewer {
@@ -1035,10 +1080,10 @@ impl Inner {
             window: self.retry.window.min(self.lease_ttl),
             ..self.retry
         };
-        let released = self.release_with(&policy).await;
+        let released = self.hand_over(&policy).await;
         self.reader.reset().await;
         self.writer.reset().await;
-        released.map(drop)
+        released
     }
 }
 
@@ -1063,7 +1108,7 @@ impl Drop for Inner {
             renewer.abort();
         }
         if *self.gate.get_mut() {
-            // Closed: the leases were released then.
+            // Closed: the shards were handed over then.
             return;
         }
         // Best effort, without blocking: release the leases on a task of the current runtime,
@@ -1076,21 +1121,44 @@ impl Drop for Inner {
         let group = std::mem::take(&mut self.group);
         let owner = std::mem::take(&mut self.owner);
         runtime.spawn(async move {
-            let params: [&(dyn ToSql + Sync); 2] = [&group, &owner];
-            let released = reader
-                .execute_once(sql::RELEASE_LEASES, &params, "releasing leases")
+            let all: Option<Vec<i32>> = None;
+            let release: [&(dyn ToSql + Sync); 3] = [&group, &owner, &all];
+            let leave: [&(dyn ToSql + Sync); 2] = [&group, &owner];
+            let mut handed = reader
+                .execute_once(sql::RELEASE_SHARDS, &release, "handing shards over")
                 .await;
-            if let Err(error) = released {
-                tracing::debug!(%error, %group, "cannot release leases of a dropped store");
+            if handed.is_ok() {
+                handed = reader
+                    .execute_once(sql::LEAVE, &leave, "handing shards over")
+                    .await;
+            }
+            if let Err(error) = handed {
+                tracing::debug!(%error, %group, "cannot hand over the shards of a dropped store");
             }
         });
     }
 }
 
+/// Who holds the shard of a machine ([`PgStore::owner_of`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ShardOwner {
+    /// The machine's shard.
+    pub shard: u32,
+    /// The instance whose lease of the shard runs, if one does.
+    pub owner: Option<String>,
+    /// The address that instance advertised, if any.
+    pub address: Option<String>,
+    /// How long its lease still runs (zero without an owner).
+    pub expires_in: Duration,
+    /// The shard's lease epoch (0: never leased).
+    pub epoch: i64,
+}
+
 /// A [`Store`] over PostgreSQL that several processes can share.
 ///
-/// * **Records**: `fsm_records(group_name, machine_id, value bytea, version, epoch, ...)`; the
-///   group's store key is the `machine_id`. Schema created and migrated on open
+/// * **Records**: `fsm_records(group_name, machine_id, value bytea, version, epoch, shard,
+///   ...)`; the group's store key is the `machine_id`. Schema created and migrated on open
 ///   ([`SCHEMA_VERSION`](crate::SCHEMA_VERSION)).
 /// * **Metadata**: the engine metadata ([`Meta`]) lives in columns of the same row (`status`,
 ///   `is_final`, `last_active_ms`, `failure_*`, `record_version`), written in the same
@@ -1098,26 +1166,29 @@ impl Drop for Inner {
 ///   [`Filter::Failed`]; rows written before those columns existed report
 ///   [`MetaError::Missing`](fsm_runtime::store::MetaError::Missing). Group headers live in
 ///   `fsm_headers`.
-/// * **Durability**: [`Store::commit`] is one transaction; the group acknowledges a
-///   `send_sync` after its `COMMIT` returned. It prefers group commit, so one transaction
+/// * **Durability**: [`Store::commit`] is one statement or one transaction; the group
+///   acknowledges a `send_sync` after it committed. It prefers group commit, so one commit
 ///   carries the writes of many machines.
-/// * **Ownership**: writing a machine's record or metadata takes (or keeps) its lease in
-///   `fsm_leases(group_name, machine_id, owner, epoch, expires_at)`, in the same transaction.
-///   A live lease of another instance refuses the write with [`PgError::NotOwner`] naming the
-///   owner; an expired one is taken with the next epoch. A background task renews this
-///   instance's leases every third of the lease time.
-/// * **Fencing**: a write goes through only if the record's version is the one this instance
-///   last read or wrote and it was not written under a newer epoch, so a paused or partitioned
-///   former owner can never overwrite a newer record ([`PgError::Stale`]; the group reloads).
-/// * **Resuming**: [`Store::scan_resumable`] returns only non-final machines this instance
-///   holds or can take (free or expired leases), and takes their leases.
+/// * **Ownership by shard**: every machine is in one of the group's shards (fixed count; see
+///   [`crate::shards`]). Instances register in `fsm_members` with a heartbeat and hold shard
+///   leases with an epoch in `fsm_shards`; a background round every third of the lease time
+///   renews them, hands over the shards another live member should own and takes the free
+///   ones this instance should own. Writing a machine of a shard this instance does not hold
+///   is refused with [`PgError::NotOwner`] naming the holder (the group reports
+///   [`StoreError::NotOwner`]).
+/// * **Fencing**: every write names its shard's epoch and goes through only while this
+///   instance's lease of the shard runs at that epoch, only if the record is at the version
+///   this instance last read or wrote, and only if it was not written under a newer epoch; a
+///   paused or partitioned former owner can never overwrite a newer record.
+/// * **Takeover**: shards taken after connecting are announced ([`Store::takeovers`]); a group
+///   opened with resume on open resumes their non-final machines.
 /// * **Failures**: broken connections are re-established and the operation retried for
 ///   the [`RetryPolicy`] window; a commit whose outcome was lost is recognised on retry.
-/// * **Closing**: [`Store::close`] stops lease renewal, releases this instance's leases at
-///   once and drops the connections; every later call through any clone fails with
-///   [`StoreError::Closed`]. Dropping the last clone without closing only attempts the release
-///   on a background task (when a tokio runtime is running); close the store to release its
-///   machines reliably.
+/// * **Closing**: [`Store::close`] stops the heartbeat, hands the shards over at once and
+///   drops the connections; every later call through any clone fails with
+///   [`StoreError::Closed`]. Dropping the last clone without closing only attempts the
+///   hand-over on a background task (when a tokio runtime is running); close the store to
+///   hand its shards over reliably.
 ///
 /// Natively async: no call blocks the calling thread. Cheap to clone (a handle).
 #[derive(Clone)]
@@ -1131,6 +1202,7 @@ impl std::fmt::Debug for PgStore {
             .field("group", &self.inner.group)
             .field("owner", &self.inner.owner)
             .field("lease_ttl", &self.inner.lease_ttl)
+            .field("shards", &self.inner.ownership().shards)
             .finish_non_exhaustive()
     }
 }
@@ -1152,40 +1224,84 @@ impl PgStore {
         &self.inner.group
     }
 
-    /// This instance's name in lease rows.
+    /// This instance's name in the membership and shard tables.
     pub fn owner(&self) -> &str {
         &self.inner.owner
     }
 
-    /// How long a lease runs without renewal.
+    /// How long a heartbeat and a shard lease run without renewal.
     pub fn lease_ttl(&self) -> Duration {
         self.inner.lease_ttl
     }
 
-    /// The instance holding the lease of the machine stored at `key`, with the time its lease
-    /// still runs (zero: expired), or `None` when no instance ever held it.
-    pub async fn owner_of(&self, key: &[u8]) -> Result<Option<(String, Duration)>, PgError> {
+    /// The group's shard count.
+    pub fn shard_count(&self) -> u32 {
+        self.inner.ownership().shards
+    }
+
+    /// The shard of the machine stored under `key` (the group's key prefix and the encoded
+    /// id, as the group writes it).
+    pub fn shard_of(&self, key: &[u8]) -> u32 {
+        self.inner.ownership().shard_of(key)
+    }
+
+    /// Whether this instance holds the lease of `key`'s shard, as of its last round or write
+    /// (no round trip): a send to the machine here will not be refused as
+    /// [`PgError::NotOwner`] unless the lease ended since.
+    pub fn owns(&self, key: &[u8]) -> bool {
+        let own = self.inner.ownership();
+        own.epoch(own.shard_of(key)).is_some()
+    }
+
+    /// The shards this instance holds.
+    pub fn owned_shards(&self) -> Vec<u32> {
+        self.inner.ownership().held_shards()
+    }
+
+    /// Who holds the shard of the machine stored at `key`, read from the database.
+    pub async fn owner_of(&self, key: &[u8]) -> Result<ShardOwner, PgError> {
         self.inner.owner_of(key).await
     }
 
-    /// How long until every lease another instance holds in this group has run out, or `None`
-    /// when none runs now. A process taking over from a killed instance waits this long
-    /// before resuming, so that resume finds all of the dead instance's machines free (after a
-    /// clean stop, which releases the leases, it is `None` at once).
-    pub async fn foreign_leases_expire_in(&self) -> Result<Option<Duration>, PgError> {
-        self.inner.foreign_leases_expire_in().await
+    /// Runs one rebalancing round now (the background heartbeat runs one every third of the
+    /// lease time): renews this instance's membership and leases, hands over the shards
+    /// another live member should own, takes the free ones it should own.
+    pub async fn rebalance(&self) -> Result<ShardReport, PgError> {
+        self.inner.rebalance(false).await
     }
 
-    /// Extends every running lease of this instance now (the background task does this every
-    /// third of the lease time) and returns how many.
-    pub async fn renew_leases(&self) -> Result<u64, PgError> {
-        self.inner.renew().await
+    /// Rebalances until this instance holds every shard it should under the current
+    /// membership, or `timeout` has passed ([`PgError::NotSettled`]). A process taking over
+    /// from an instance that was killed waits here until that instance's heartbeat and leases
+    /// have expired (after a clean stop, which hands the shards over, at once); an instance
+    /// joining waits until the others have handed its shards over.
+    pub async fn settled(&self, timeout: Duration) -> Result<ShardReport, PgError> {
+        let started = tokio::time::Instant::now();
+        let poll = (self.inner.lease_ttl / 20).clamp(Duration::from_millis(20), Duration::from_millis(250));
+        loop {
+            let report = self.rebalance().await?;
+            if report.is_settled() {
+                return Ok(report);
+            }
+            let waited = started.elapsed();
+            if waited >= timeout {
+                return Err(PgError::NotSettled {
+                    group: self.inner.group.clone(),
+                    missing: report.desired.saturating_sub(report.owned),
+                    waited,
+                });
+            }
+            tokio::time::sleep(poll.min(timeout - waited)).await;
+        }
     }
 
-    /// Ends every lease of this instance now, so other instances can take its machines at once
-    /// ([`Store::close`] does this too). Writes after this take the leases again.
-    pub async fn release_leases(&self) -> Result<u64, PgError> {
-        self.inner.release().await
+    /// Hands every shard of this instance over now and leaves the membership, so the others
+    /// take its shards at their next round ([`Store::close`] does this too). The next round of
+    /// this instance (its heartbeat) joins again.
+    pub async fn hand_over(&self) -> Result<(), PgError> {
+        let _open = self.inner.open().await?;
+        let _one_writer = self.inner.write_lock.lock().await;
+        self.inner.hand_over(&self.inner.retry).await
     }
 }
 
@@ -1193,6 +1309,15 @@ impl PgStore {
 fn backend(error: PgError) -> StoreError {
     match error {
         PgError::Closed => StoreError::Closed,
+        PgError::NotOwner {
+            ref owner,
+            ref address,
+            ..
+        } => StoreError::NotOwner {
+            owner: owner.clone(),
+            address: address.clone(),
+            source: Arc::new(error),
+        },
         other => StoreError::backend(other),
     }
 }
@@ -1207,7 +1332,7 @@ impl Store for PgStore {
     }
 
     fn scan_resumable<'a>(&'a self, request: ScanRequest<'a>) -> StoreFuture<'a, ScanPage> {
-        Box::pin(async move { self.inner.claim(&request).await.map_err(backend) })
+        Box::pin(async move { self.inner.scan_owned(&request).await.map_err(backend) })
     }
 
     fn commit<'a>(&'a self, ops: &'a [WriteOp<'a>]) -> StoreFuture<'a, Committed> {
@@ -1224,6 +1349,37 @@ impl Store for PgStore {
 
     fn prefers_group_commit(&self) -> bool {
         true
+    }
+
+    fn is_shared(&self) -> bool {
+        true
+    }
+
+    fn check_owner(&self, key: &[u8]) -> Result<(), StoreError> {
+        let own = self.inner.ownership();
+        let shard = own.shard_of(key);
+        if own.epoch(shard).is_some() {
+            return Ok(());
+        }
+        Err(backend(self.inner.not_owner(key, shard, &own)))
+    }
+
+    fn takeovers(&self) -> Option<watch::Receiver<u64>> {
+        Some(self.inner.subscribe_takeovers())
+    }
+
+    fn scan_taken_over<'a>(
+        &'a self,
+        request: ScanRequest<'a>,
+        after: u64,
+        through: u64,
+    ) -> StoreFuture<'a, ScanPage> {
+        Box::pin(async move {
+            self.inner
+                .scan_taken_over(&request, after, through)
+                .await
+                .map_err(backend)
+        })
     }
 }
 

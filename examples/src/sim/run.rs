@@ -170,6 +170,9 @@ async fn dispatch(
     }
 }
 
+/// How long a PostgreSQL run waits for the shards of an earlier instance (a few lease times).
+const SETTLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+
 /// How many records the simulation reads from the store at a time.
 const READ_PAGE: usize = 1024;
 
@@ -195,15 +198,12 @@ async fn open_store(config: &Config) -> Result<Opened, SimError> {
             // After `plan_in_data_dir`, so that the directory exists and resolves.
             let group = config.postgres_group();
             let store = fsm_postgres::PgStore::connect(url, &group).await?;
-            match mode {
-                Mode::Fresh(_) => clear_group(&store).await?,
-                // Take over from an instance that was killed as soon as its leases run out
-                // (a cleanly stopped one released them: no wait).
-                Mode::Resume => {
-                    while let Some(wait) = store.foreign_leases_expire_in().await? {
-                        tokio::time::sleep(wait + std::time::Duration::from_millis(20)).await;
-                    }
-                }
+            // The run drives every deal of the group, so it waits until it owns every shard:
+            // after an instance that was killed, as soon as its heartbeat and leases have run
+            // out (a cleanly stopped one handed its shards over: no wait).
+            store.settled(SETTLE_TIMEOUT).await?;
+            if let Mode::Fresh(_) = mode {
+                clear_group(&store).await?;
             }
             Ok((spec, Arc::new(store), None))
         }

@@ -270,6 +270,7 @@ where
             cancelled: AtomicBool::new(false),
             cancel: Notify::new(),
             hasher: Default::default(),
+            store_is_shared: store.is_shared(),
             store,
             codec: self.codec,
             names,
@@ -286,6 +287,7 @@ where
             active: AtomicUsize::new(0),
             idle: Notify::new(),
             record_len_hint: AtomicUsize::new(0),
+            takeover_task: std::sync::Mutex::new(None),
         });
         if self.resume {
             let report = resume(&shared).await.map_err(|error| match error {
@@ -294,6 +296,10 @@ where
             })?;
             for error in &report.errors {
                 tracing::warn!(machine = M::NAME, %error, "resume on open: skipping a record");
+            }
+            if let Some(takeovers) = shared.store.takeovers() {
+                let task = follow_takeovers(&shared, takeovers);
+                *shared.takeover_task() = Some(task);
             }
         }
         Ok(Group { shared })
@@ -460,58 +466,8 @@ where
             with_records: true,
         };
         let page = shared.store.scan_resumable(request).await?;
-        for entry in page.entries {
-            let id = match I::from_key(&entry.key[shared.prefix.len().min(entry.key.len())..]) {
-                Ok(id) => id,
-                Err(error) => {
-                    report.errors.push(ReadError::BadKey(error));
-                    continue;
-                }
-            };
-            let meta = match entry.meta {
-                Ok(meta) => Some(meta),
-                // Without metadata the record itself still says whether to resume.
-                Err(source) => {
-                    report.errors.push(ReadError::Meta {
-                        id: id.clone(),
-                        source,
-                    });
-                    None
-                }
-            };
-            if meta.as_ref().is_some_and(crate::store::Meta::is_halted) {
-                continue;
-            }
-            let Some(record) = entry.record else {
-                continue;
-            };
-            let state = match shared.codec.decode(&record) {
-                Ok(state) => state,
-                Err(source) => {
-                    report.errors.push(ReadError::Corrupt { id, source });
-                    continue;
-                }
-            };
-            let status = M::status(&state);
-            if M::is_final(status) || M::entry_func(status).is_none() {
-                continue;
-            }
-            let mut shard = shared.lock(shared.shard_of(&id));
-            // Checked under the shard lock, like a send: `stop` either sees this task or we see it.
-            if shared.is_stopping() {
-                return Ok(report);
-            }
-            if shard.get(&id).is_some_and(|slot| slot.busy) {
-                // Running here already: its own task keeps it going.
-                continue;
-            }
-            let mut slot = Slot::loaded(state, meta.as_ref(), &shared.names);
-            slot.busy = true;
-            shard.insert(id.clone(), slot);
-            shared.enter();
-            drop(shard);
-            worker::spawn(Arc::clone(shared), id, true);
-            report.resumed += 1;
+        if !resume_entries(shared, page.entries, &mut report) {
+            return Ok(report);
         }
         match page.next {
             Some(next) => after = Some(next),
@@ -524,4 +480,140 @@ where
         "resumed machines"
     );
     Ok(report)
+}
+
+/// Resumes the machines of `entries` (see [`resume`]), adding to `report`; `false` when the
+/// group is stopping and resuming should end.
+fn resume_entries<M, H, I, S, C>(
+    shared: &Arc<Shared<M, H, I, S, C>>,
+    entries: Vec<crate::store::Entry>,
+    report: &mut ResumeReport<I>,
+) -> bool
+where
+    M: RunEntry<H>,
+    H: Send + Sync + 'static,
+    I: MachineId,
+    S: Store,
+    C: Codec<M::State>,
+{
+    for entry in entries {
+        let id = match I::from_key(&entry.key[shared.prefix.len().min(entry.key.len())..]) {
+            Ok(id) => id,
+            Err(error) => {
+                report.errors.push(ReadError::BadKey(error));
+                continue;
+            }
+        };
+        let meta = match entry.meta {
+            Ok(meta) => Some(meta),
+            // Without metadata the record itself still says whether to resume.
+            Err(source) => {
+                report.errors.push(ReadError::Meta {
+                    id: id.clone(),
+                    source,
+                });
+                None
+            }
+        };
+        if meta.as_ref().is_some_and(crate::store::Meta::is_halted) {
+            continue;
+        }
+        let Some(record) = entry.record else {
+            continue;
+        };
+        let state = match shared.codec.decode(&record) {
+            Ok(state) => state,
+            Err(source) => {
+                report.errors.push(ReadError::Corrupt { id, source });
+                continue;
+            }
+        };
+        let status = M::status(&state);
+        if M::is_final(status) || M::entry_func(status).is_none() {
+            continue;
+        }
+        let mut shard = shared.lock(shared.shard_of(&id));
+        // Checked under the shard lock, like a send: `stop` either sees this task or we see it.
+        if shared.is_stopping() {
+            return false;
+        }
+        if shard.get(&id).is_some_and(|slot| slot.busy) {
+            // Running here already: its own task keeps it going.
+            continue;
+        }
+        let mut slot = Slot::loaded(state, meta.as_ref(), &shared.names);
+        slot.busy = true;
+        shard.insert(id.clone(), slot);
+        shared.enter();
+        drop(shard);
+        worker::spawn(Arc::clone(shared), id, true);
+        report.resumed += 1;
+    }
+    true
+}
+
+/// For a store shared by several processes: resumes, as resume on open would, the machines
+/// this process takes over from another one ([`Store::takeovers`]), until the group stops or
+/// the store closes. Holds the group weakly, so a dropped group ends it.
+fn follow_takeovers<M, H, I, S, C>(
+    shared: &Arc<Shared<M, H, I, S, C>>,
+    mut takeovers: tokio::sync::watch::Receiver<u64>,
+) -> tokio::task::JoinHandle<()>
+where
+    M: RunEntry<H>,
+    H: Send + Sync + 'static,
+    I: MachineId,
+    S: Store,
+    C: Codec<M::State>,
+{
+    let group = Arc::downgrade(shared);
+    let mut seen = *takeovers.borrow_and_update();
+    tokio::spawn(async move {
+        // Ends when the store drops its side (closed).
+        while takeovers.changed().await.is_ok() {
+            let through = *takeovers.borrow_and_update();
+            let Some(shared) = group.upgrade() else {
+                return;
+            };
+            if shared.is_stopping() {
+                return;
+            }
+            let mut report = ResumeReport::default();
+            let mut after: Option<Vec<u8>> = None;
+            loop {
+                let request = ScanRequest {
+                    prefix: &shared.prefix,
+                    filter: Filter::Active,
+                    after: after.as_deref(),
+                    limit: PAGE,
+                    with_records: true,
+                };
+                let page = match shared.store.scan_taken_over(request, seen, through).await {
+                    Ok(page) => page,
+                    Err(error) => {
+                        // The machines stay in this process's hands; `Group::resume` (or the
+                        // next takeover) picks them up.
+                        tracing::warn!(machine = M::NAME, %error, "resuming taken-over machines failed");
+                        break;
+                    }
+                };
+                if !resume_entries(&shared, page.entries, &mut report) {
+                    return;
+                }
+                match page.next {
+                    Some(next) => after = Some(next),
+                    None => break,
+                }
+            }
+            for error in &report.errors {
+                tracing::warn!(machine = M::NAME, %error, "takeover: skipping a record");
+            }
+            tracing::info!(
+                machine = M::NAME,
+                resumed = report.resumed,
+                "resumed machines taken over from another instance"
+            );
+            seen = through;
+        }
+    })
 }

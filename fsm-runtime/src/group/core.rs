@@ -150,6 +150,8 @@ pub(super) struct Shared<M: Machine, H, I: MachineId, S, C> {
     pub(super) cancel: Notify,
     pub(super) hasher: IdHasher,
     pub(super) store: Arc<S>,
+    /// [`Store::is_shared`], read once at open.
+    pub(super) store_is_shared: bool,
     pub(super) codec: C,
     /// How statuses are named in the store's metadata.
     pub(super) names: StatusNames<M>,
@@ -170,6 +172,9 @@ pub(super) struct Shared<M: Machine, H, I: MachineId, S, C> {
     pub(super) idle: Notify,
     /// The largest encoded record so far: [`Shared::record_len_hint`].
     pub(super) record_len_hint: AtomicUsize,
+    /// The task resuming machines taken over from another process (shared stores, with resume
+    /// on open); aborted when the group stops.
+    pub(super) takeover_task: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 impl<M, H, I, S, C> Shared<M, H, I, S, C>
@@ -321,6 +326,16 @@ where
         if self.active.fetch_sub(1, Ordering::SeqCst) == 1 {
             self.idle.notify_waiters();
         }
+    }
+
+    /// The slot of the takeover task (see [`Shared::takeover_task`]).
+    pub(super) fn takeover_task(
+        &self,
+    ) -> std::sync::MutexGuard<'_, Option<tokio::task::JoinHandle<()>>> {
+        // The slot holds an `Option` only ever replaced whole: a poisoned lock's data is valid.
+        self.takeover_task
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     pub(super) fn is_stopping(&self) -> bool {

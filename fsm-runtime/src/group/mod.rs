@@ -404,6 +404,17 @@ where
         wait: bool,
     ) -> Result<(), SendError<M, I>> {
         let shared = &*self.shared;
+        if shared.store_is_shared {
+            // Before the input is consumed, so that a refusal hands it back for forwarding.
+            if let Err(source) = shared.store.check_owner(&shared.key(&id)) {
+                return Err(SendError::Store {
+                    id,
+                    event: None,
+                    source,
+                    input: Some(input),
+                });
+            }
+        }
         let shard = shared.shard_index(&id);
         let source = Source::Sender {
             bounded: !worker::in_entry_func(),
@@ -748,6 +759,9 @@ where
     async fn stop_inner(&self, deadline: Option<Duration>) {
         let shared = &*self.shared;
         shared.stopping.store(true, Ordering::SeqCst);
+        if let Some(task) = shared.takeover_task().take() {
+            task.abort();
+        }
         // Barrier: any send that saw `stopping == false` under a shard lock has finished its
         // critical section (and counted its task) once we have passed every lock.
         for shard in shared.shards.iter() {

@@ -369,6 +369,45 @@ pub trait Store: Send + Sync + 'static {
     fn prefers_group_commit(&self) -> bool {
         true
     }
+
+    /// Whether several processes share this store, each owning part of the machines: then the
+    /// group asks [`Store::check_owner`] before it takes an input, and follows
+    /// [`Store::takeovers`]. `false` by default.
+    fn is_shared(&self) -> bool {
+        false
+    }
+
+    /// For a shared store ([`Store::is_shared`]): refuses at once, without a round trip, a
+    /// write of `key` this process knows it may not make ([`StoreError::NotOwner`]), so that
+    /// the group hands a send's input back untouched, ready to be forwarded to the owner. The
+    /// commit still decides: ownership can move between this check and the commit. The
+    /// default allows every key.
+    fn check_owner(&self, key: &[u8]) -> Result<(), StoreError> {
+        let _ = key;
+        Ok(())
+    }
+
+    /// For a store shared by several processes: a counter the store raises each time this
+    /// process takes over machines another process ran (a dead or leaving process's share), so
+    /// that the group resumes them ([`Store::scan_taken_over`]). `None` (the default): the
+    /// store is not shared, nothing is ever taken over.
+    fn takeovers(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        None
+    }
+
+    /// One page of the non-final machines this process took over in the takeovers numbered
+    /// `after + 1 ..= through` (see [`Store::takeovers`]) and still holds, with records; the
+    /// group resumes them as resume on open would. The default (a store that is not shared)
+    /// has none.
+    fn scan_taken_over<'a>(
+        &'a self,
+        request: ScanRequest<'a>,
+        after: u64,
+        through: u64,
+    ) -> StoreFuture<'a, ScanPage> {
+        let _ = (request, after, through);
+        Box::pin(std::future::ready(Ok(ScanPage::default())))
+    }
 }
 
 impl<S: Store + ?Sized> Store for Arc<S> {
@@ -399,6 +438,27 @@ impl<S: Store + ?Sized> Store for Arc<S> {
     fn prefers_group_commit(&self) -> bool {
         (**self).prefers_group_commit()
     }
+
+    fn is_shared(&self) -> bool {
+        (**self).is_shared()
+    }
+
+    fn check_owner(&self, key: &[u8]) -> Result<(), StoreError> {
+        (**self).check_owner(key)
+    }
+
+    fn takeovers(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        (**self).takeovers()
+    }
+
+    fn scan_taken_over<'a>(
+        &'a self,
+        request: ScanRequest<'a>,
+        after: u64,
+        through: u64,
+    ) -> StoreFuture<'a, ScanPage> {
+        (**self).scan_taken_over(request, after, through)
+    }
 }
 
 /// A store operation failed.
@@ -420,6 +480,19 @@ pub enum StoreError {
     /// The store was closed ([`Store::close`]).
     #[error("store is closed")]
     Closed,
+    /// The machine belongs to another process sharing the store: the write was not made.
+    /// Send the input to `owner` (at `address`, when it advertised one), or retry once
+    /// ownership has moved here. `owner` is `None` while no process owns the machine (its
+    /// owner's lease ran out and no one has taken it yet): retry shortly.
+    #[error("{source}")]
+    NotOwner {
+        /// The owning process, as the store names it.
+        owner: Option<String>,
+        /// The address the owner advertised, if any.
+        address: Option<String>,
+        /// The backend's error, with the details.
+        source: Arc<dyn std::error::Error + Send + Sync + 'static>,
+    },
 }
 
 impl StoreError {
