@@ -7,7 +7,7 @@
 use syn::{Attribute, Ident, LitBool, Path, Type, Visibility};
 
 /// A whole invocation: the `machine` header and the sections that follow it.
-#[derive(Debug)]
+#[cfg_attr(feature = "test-support", derive(Debug))]
 pub struct FsmInput {
     /// Attributes and doc comments written before the header (`/// ...`).
     pub attrs: Vec<Attribute>,
@@ -26,7 +26,7 @@ pub struct FsmInput {
 }
 
 /// A named section with its contents.
-#[derive(Debug)]
+#[cfg_attr(feature = "test-support", derive(Debug))]
 pub struct Section<T> {
     /// The section keyword (`events`, `finality_states`, `entry_funcs`).
     pub keyword: Ident,
@@ -35,7 +35,7 @@ pub struct Section<T> {
 }
 
 /// One `name: value` line of the header.
-#[derive(Debug)]
+#[cfg_attr(feature = "test-support", derive(Debug))]
 pub struct HeaderField {
     /// Attributes written on the field (allowed on `input` and `entry`, where they go on the
     /// generated enum and trait).
@@ -47,7 +47,7 @@ pub struct HeaderField {
 }
 
 /// The value of a header field.
-#[derive(Debug)]
+#[cfg_attr(feature = "test-support", derive(Debug))]
 pub enum HeaderValue {
     /// `state`, `status`, `event`.
     Type(Type),
@@ -60,7 +60,7 @@ pub enum HeaderValue {
 }
 
 /// One event: `Event(code)` followed by its builder calls.
-#[derive(Debug)]
+#[cfg_attr(feature = "test-support", derive(Debug))]
 pub struct EventDecl {
     /// The event code, e.g. `ProviderEvent::Open`.
     pub code: Path,
@@ -72,7 +72,7 @@ pub struct EventDecl {
 }
 
 /// One builder call in an event chain.
-#[derive(Debug)]
+#[cfg_attr(feature = "test-support", derive(Debug))]
 pub enum BuilderCall {
     /// `From(s)`.
     From {
@@ -135,7 +135,7 @@ impl BuilderCall {
 }
 
 /// An action as written.
-#[derive(Debug)]
+#[cfg_attr(feature = "test-support", derive(Debug))]
 pub enum ActionDecl {
     /// An inline closure `|state: &mut S, a: A| { .. }`.
     Closure(syn::ExprClosure),
@@ -149,7 +149,7 @@ pub enum ActionDecl {
 }
 
 /// One line of `entry_funcs { .. }`: `A | B => func`.
-#[derive(Debug)]
+#[cfg_attr(feature = "test-support", derive(Debug))]
 pub struct EntryFuncDecl {
     /// The statuses, in order.
     pub states: Vec<Path>,
@@ -158,7 +158,8 @@ pub struct EntryFuncDecl {
 }
 
 /// The source side of a `From…`/`To…` group, as written.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
+#[cfg_attr(feature = "test-support", derive(Debug))]
 pub enum SourceSpec<'a> {
     /// `From(s)` or `FromMany(s, ..)`: the word and its statuses.
     States(&'a Ident, &'a [Path]),
@@ -167,7 +168,8 @@ pub enum SourceSpec<'a> {
 }
 
 /// The destination side of a group, as written.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
+#[cfg_attr(feature = "test-support", derive(Debug))]
 pub enum DestinationSpec<'a> {
     /// `To(s)`.
     To(&'a Ident, &'a Path),
@@ -188,7 +190,8 @@ impl DestinationSpec<'_> {
 
 /// An event chain read into its parts: complete `source → destination` groups in declaration
 /// order, the pieces that do not pair up, and the actions.
-#[derive(Debug, Default)]
+#[derive(Default)]
+#[cfg_attr(feature = "test-support", derive(Debug))]
 pub struct ChainShape<'a> {
     /// Complete groups.
     pub groups: Vec<(SourceSpec<'a>, DestinationSpec<'a>)>,

@@ -388,7 +388,7 @@ fn target_expr(event: &Event, invalid: &TokenStream) -> TokenStream {
     for arm in &event.arms {
         match grouped
             .iter_mut()
-            .find(|(dest, _)| **dest == arm.destination)
+            .find(|(dest, _)| dest.same_as(&arm.destination))
         {
             Some((_, sources)) => sources.push(&arm.source),
             None => grouped.push((&arm.destination, vec![&arm.source])),

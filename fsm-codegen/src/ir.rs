@@ -3,13 +3,14 @@
 //! Lowering resolves everything the table leaves implicit: `FromMany` is flattened into one
 //! arm per source, `FromAny` is kept apart as the fallback that explicit arms beat, header
 //! defaults are filled in, and action parameters are split into the state parameter and the
-//! payload. Every type derives `Debug + PartialEq`, so lowering is unit-tested by comparing
-//! values (syn's `PartialEq` ignores spans).
+//! payload. With the `test-support` feature every type derives `Debug + PartialEq`, so lowering
+//! is unit-tested by comparing values (syn's `PartialEq` ignores spans); normal builds leave
+//! those derives, and the syn features behind them, out.
 
 use syn::{Attribute, Expr, Ident, Pat, Path, ReturnType, Type, Visibility};
 
 /// A lowered machine.
-#[derive(Debug, PartialEq)]
+#[cfg_attr(feature = "test-support", derive(Debug, PartialEq))]
 pub struct Machine {
     /// Attributes and docs of the machine.
     pub attrs: Vec<Attribute>,
@@ -44,7 +45,7 @@ pub struct Machine {
 }
 
 /// A lowered event.
-#[derive(Debug, PartialEq)]
+#[cfg_attr(feature = "test-support", derive(Debug, PartialEq))]
 pub struct Event {
     /// The event code, e.g. `ProviderEvent::Open`.
     pub code: Path,
@@ -61,7 +62,7 @@ pub struct Event {
 }
 
 /// A `From…`/`To…` group as declared.
-#[derive(Debug, PartialEq)]
+#[cfg_attr(feature = "test-support", derive(Debug, PartialEq))]
 pub struct Group {
     /// Where it applies from.
     pub sources: Sources,
@@ -70,7 +71,7 @@ pub struct Group {
 }
 
 /// The source side of a group.
-#[derive(Debug, PartialEq)]
+#[cfg_attr(feature = "test-support", derive(Debug, PartialEq))]
 pub enum Sources {
     /// Explicit statuses (`From` has one, `FromMany` several).
     States(Vec<Path>),
@@ -79,7 +80,7 @@ pub enum Sources {
 }
 
 /// One explicit source and its destination.
-#[derive(Debug, PartialEq)]
+#[cfg_attr(feature = "test-support", derive(Debug, PartialEq))]
 pub struct Arm {
     /// The source status.
     pub source: Path,
@@ -88,7 +89,8 @@ pub struct Arm {
 }
 
 /// Where a transition goes.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone)]
+#[cfg_attr(feature = "test-support", derive(Debug, PartialEq))]
 pub enum Destination {
     /// `To(s)`.
     To(Path),
@@ -98,8 +100,22 @@ pub enum Destination {
     JustRecord,
 }
 
+impl Destination {
+    /// Whether both go to the same place, comparing statuses by their tokens (so without
+    /// syn's `PartialEq`, and ignoring spans like it).
+    pub fn same_as(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Self::To(a), Self::To(b)) => {
+                quote::quote!(#a).to_string() == quote::quote!(#b).to_string()
+            }
+            (Self::NoChange, Self::NoChange) | (Self::JustRecord, Self::JustRecord) => true,
+            _ => false,
+        }
+    }
+}
+
 /// An event's action.
-#[derive(Debug, PartialEq)]
+#[cfg_attr(feature = "test-support", derive(Debug, PartialEq))]
 pub struct Action {
     /// Inline closure or shared function.
     pub kind: ActionKind,
@@ -108,7 +124,7 @@ pub struct Action {
 }
 
 /// How the action is written.
-#[derive(Debug, PartialEq)]
+#[cfg_attr(feature = "test-support", derive(Debug, PartialEq))]
 pub enum ActionKind {
     /// A closure, lowered to a private associated function of the machine.
     Inline {
@@ -127,7 +143,7 @@ pub enum ActionKind {
 }
 
 /// One payload parameter.
-#[derive(Debug, PartialEq)]
+#[cfg_attr(feature = "test-support", derive(Debug, PartialEq))]
 pub struct PayloadParam {
     /// The parameter pattern (for inline actions) or `None` (shared actions name no parameters).
     pub pat: Option<Pat>,
@@ -136,7 +152,7 @@ pub struct PayloadParam {
 }
 
 /// An entry func and the statuses it serves.
-#[derive(Debug, PartialEq)]
+#[cfg_attr(feature = "test-support", derive(Debug, PartialEq))]
 pub struct EntryFunc {
     /// The func's name: the method of the generated trait.
     pub name: Ident,

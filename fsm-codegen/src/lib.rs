@@ -8,8 +8,9 @@
 //!   leniently into [`ast`], keeping every token's span.
 //! * [`validate`]: every DSL rule, reported into one [`errors::Errors`] context so that all
 //!   mistakes of an invocation show up together.
-//! * [`lower`]: the syntax tree becomes the [`ir`], which derives `Debug + PartialEq` and is
-//!   what the unit tests compare.
+//! * [`lower`]: the syntax tree becomes the [`ir`], which is what the unit tests compare (with
+//!   the `test-support` feature, which derives `Debug + PartialEq` on it and turns on syn's
+//!   `extra-traits`; normal builds need neither).
 //! * [`codegen`]: the IR becomes items. After a validation error the code generator still emits
 //!   the machine struct, input enum, entry trait and a stub transition next to the
 //!   `compile_error!`s, so the rest of the user's crate does not fail in a cascade.
