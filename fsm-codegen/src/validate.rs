@@ -330,23 +330,15 @@ fn validate_finality_and_entry_funcs(input: &FsmInput, errors: &mut Errors) {
             );
         }
     }
+    // One func may serve several statuses, on one line (`A | B => f`) or, as Go's
+    // `StateEntryFuncs` map is written, one line per status; a status has at most one func.
     let mut owner: HashMap<String, String> = HashMap::new();
-    let mut funcs: HashSet<String> = HashSet::new();
     for decl in input
         .entry_funcs
         .iter()
         .flat_map(|section| &section.content)
     {
         let func = decl.func.to_string();
-        if !funcs.insert(func.clone()) {
-            errors.at(
-                decl.func.span(),
-                format!(
-                    "entry func `{func}` is already mapped above: list all of its statuses on \
-                     one line, `A | B => {func}`"
-                ),
-            );
-        }
         for state in &decl.states {
             let text = path_text(state);
             if finals.contains(&text) {
@@ -358,14 +350,21 @@ fn validate_finality_and_entry_funcs(input: &FsmInput, errors: &mut Errors) {
                     ),
                 );
             }
-            if let Some(previous) = owner.insert(text.clone(), func.clone()) {
-                errors.spanned(
-                    state,
+            if let Some(previous) = owner.get(&text) {
+                let message = if *previous == func {
+                    format!(
+                        "state `{text}` is already mapped to `{func}`: list each state once in \
+                         `entry_funcs`"
+                    )
+                } else {
                     format!(
                         "duplicate entry func for state `{text}`: it is already mapped to \
                          `{previous}`"
-                    ),
-                );
+                    )
+                };
+                errors.spanned(state, message);
+            } else {
+                owner.insert(text, func.clone());
             }
         }
     }

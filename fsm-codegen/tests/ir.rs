@@ -305,6 +305,54 @@ fn entry_funcs_serve_several_states_and_finality_keeps_order() {
 }
 
 #[test]
+fn one_entry_func_may_be_mapped_on_several_lines_as_go_writes_it() {
+    let machine = machine! {
+        events { Event(E::Go).From(S::A).To(S::B) }
+        entry_funcs {
+            S::FundsNeeded => update_funding,
+            S::Unsealing => unseal_data,
+            S::FundsNeededUnseal | S::FundsNeededLastPayment => update_funding,
+        }
+    }
+    .unwrap();
+    assert_eq!(
+        machine.entry_funcs,
+        vec![
+            EntryFunc {
+                name: parse_quote!(update_funding),
+                states: vec![
+                    parse_quote!(S::FundsNeeded),
+                    parse_quote!(S::FundsNeededUnseal),
+                    parse_quote!(S::FundsNeededLastPayment),
+                ],
+            },
+            EntryFunc {
+                name: parse_quote!(unseal_data),
+                states: vec![parse_quote!(S::Unsealing)]
+            },
+        ],
+        "one trait method per func, serving the statuses of all its lines in order"
+    );
+}
+
+#[test]
+fn a_status_mapped_twice_is_an_error_whatever_the_func() {
+    let errors = machine! {
+        events { Event(E::Go).From(S::A).To(S::B) }
+        entry_funcs { S::A => work, S::B => work, S::A => work, S::B | S::B => report }
+    }
+    .unwrap_err();
+    assert_eq!(
+        errors,
+        [
+            "state `S::A` is already mapped to `work`: list each state once in `entry_funcs`",
+            "duplicate entry func for state `S::B`: it is already mapped to `work`",
+            "duplicate entry func for state `S::B`: it is already mapped to `work`",
+        ]
+    );
+}
+
+#[test]
 fn an_event_without_transitions_is_legal_and_has_no_arms() {
     let machine = machine! { events { Event(E::Ghost) } }.unwrap();
     let event = &machine.events[0];
