@@ -55,6 +55,10 @@ pub enum HeaderValue {
     Ident(Ident),
     /// `consume_all_events_before_entry_funcs`.
     Bool(LitBool),
+    /// `crate`: a module path, without generic arguments.
+    Path(Path),
+    /// Nothing between the colon and the next comma (`input: ,`); the colon, for spans.
+    Empty(syn::Token![:]),
     /// A field the parser does not know; the validator reports it.
     Unknown,
 }

@@ -1,9 +1,19 @@
 //! Stage 4: [`ir::Machine`] → Rust items.
 //!
-//! One function per generated item, each returning the tokens of that item only. Paths into the
-//! runtime are absolute (`::fsm_runtime::…`) so the expansion works wherever it is invoked.
+//! One function per generated item, each returning the tokens of that item only.
+//!
+//! Hygiene, in the manner of serde's derives:
+//!
+//! * The runtime is reached only through `<crate>::__private_vX_Y::…` (see [`private_module`]),
+//!   where `<crate>` is the header's `crate:` path, `::fsm_runtime` by default, so the expansion
+//!   works wherever it is invoked and whatever the user's crate calls the runtime.
+//! * The standard library is reached through absolute `::core::…` paths.
+//! * Every trait impl is `#[automatically_derived]`, so lints and coverage tools treat it as
+//!   generated code.
+//! * Generic parameters the expansion introduces are named `__H`, `__I`, `__S`, so they never
+//!   shadow a user type the table names (a record type called `H`, say).
 
-use proc_macro2::{Ident, TokenStream};
+use proc_macro2::{Group, Ident, Span, TokenStream, TokenTree};
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{Path, Type};
@@ -21,22 +31,47 @@ pub enum Mode {
     Fallback,
 }
 
+/// The name of the runtime's private module that generated code goes through:
+/// `__private_v{major}_{minor}`, from this crate's version.
+///
+/// The runtime exports the items the expansion needs (the `Machine` trait, `Outcome`, the table
+/// types, ...) from a `#[doc(hidden)]` module named after its own major and minor version, and
+/// the expansion reaches them only through this module. When the `fsm!` macro and the runtime it
+/// expands against come from different releases (a lock file that updated one and not the
+/// other, or a crate that depends on the runtime under a `crate:` path that points at another
+/// version), the expansion then fails to compile with one clear cause, ``could not find
+/// `__private_v0_2` in `fsm_runtime` ``, instead of compiling against items whose shape
+/// changed, or failing somewhere deep inside the generated code. Patch releases share a module:
+/// they are compatible by semver, and the workspace releases fsm-codegen, fsm-macros and
+/// fsm-runtime together, under one version.
+pub fn private_module() -> Ident {
+    format_ident!(
+        "__private_v{}_{}",
+        env!("CARGO_PKG_VERSION_MAJOR"),
+        env!("CARGO_PKG_VERSION_MINOR")
+    )
+}
+
+/// `<crate>::__private_vX_Y`: the prefix of every runtime path in the expansion.
+fn rt(machine: &Machine) -> TokenStream {
+    let runtime = &machine.runtime;
+    let module = private_module();
+    quote! { #runtime::#module }
+}
+
 /// All items of one machine.
 pub fn generate(machine: &Machine, mode: Mode) -> TokenStream {
     let unit = machine_struct(machine);
     let input = input_enum(machine);
     let entry = entry_trait(machine);
-    let actions = match mode {
-        Mode::Full => action_fns(machine),
-        Mode::Fallback => TokenStream::new(),
-    };
+    let inherent = inherent_impl(machine, mode);
     let machine_impl = machine_impl(machine, mode);
     let run_entry = run_entry_impl(machine);
     quote! {
         #unit
         #input
         #entry
-        #actions
+        #inherent
         #machine_impl
         #run_entry
     }
@@ -126,6 +161,7 @@ fn entry_trait(machine: &Machine) -> TokenStream {
         state,
         ..
     } = machine;
+    let rt = rt(machine);
     let doc = format!(
         " Entry funcs of [`{name}`]. `self` is the environment the funcs run against (Go's \
          `environment` parameter); each func gets a context to trigger further events on its \
@@ -144,9 +180,9 @@ fn entry_trait(machine: &Machine) -> TokenStream {
             #[doc = #doc]
             fn #method(
                 &self,
-                ctx: &mut ::fsm_runtime::Context<#name>,
+                ctx: &mut #rt::Context<#name>,
                 state: &#state,
-            ) -> impl ::core::future::Future<Output = ::fsm_runtime::EntryResult> + ::core::marker::Send;
+            ) -> impl ::core::future::Future<Output = #rt::EntryResult> + ::core::marker::Send;
         }
     });
     quote! {
@@ -163,8 +199,55 @@ fn action_fn_name(event: &Event) -> Ident {
     format_ident!("__action_{}", snake_case(&event.variant.to_string()))
 }
 
-fn action_fns(machine: &Machine) -> TokenStream {
+/// The machine's inherent impl: the group constructor, and the functions inline actions are
+/// lowered to (only when the table is valid).
+fn inherent_impl(machine: &Machine, mode: Mode) -> TokenStream {
     let name = &machine.name;
+    let group = group_fn(machine);
+    let actions = match mode {
+        Mode::Full => action_fns(machine),
+        Mode::Fallback => Vec::new(),
+    };
+    quote! {
+        impl #name {
+            #group
+            #(#actions)*
+        }
+    }
+}
+
+/// `Name::group(store, env)`: a group builder whose machine type is fixed, so that opening a
+/// group needs no type annotation (`Group::builder` cannot infer the machine from its
+/// arguments).
+fn group_fn(machine: &Machine) -> TokenStream {
+    let Machine {
+        vis, name, entry, ..
+    } = machine;
+    let rt = rt(machine);
+    let doc = format!(
+        " A group builder for [`{name}`] machines over `store`, whose entry funcs run against \
+         `handler` (a [`{entry}`]): `Group::builder(store, handler)` with the machine type filled \
+         in, so that it needs no type annotation."
+    );
+    quote! {
+        #[doc = #doc]
+        #[must_use]
+        #vis fn group<__H, __I, __S>(
+            store: __S,
+            handler: __H,
+        ) -> #rt::GroupBuilder<Self, __H, __I, __S>
+        where
+            __H: #entry,
+            __I: #rt::MachineId,
+        {
+            #rt::GroupBuilder::new(store, handler)
+        }
+    }
+}
+
+/// The private associated functions inline actions are lowered to.
+fn action_fns(machine: &Machine) -> Vec<TokenStream> {
+    let rt = rt(machine);
     let state = &machine.state;
     let fns = machine.events.iter().filter_map(|event| {
         let action = event.action.as_ref()?;
@@ -192,7 +275,10 @@ fn action_fns(machine: &Machine) -> TokenStream {
         // `Result` is reported there rather than on the whole invocation.
         let output = match output {
             syn::ReturnType::Default => {
-                quote_spanned! { body.span()=> -> ::fsm_runtime::ActionResult }
+                // All of the path's tokens take the span: a path whose segments come from
+                // different places is reported at the whole invocation.
+                let rt = respanned(rt.clone(), body.span());
+                quote_spanned! { body.span()=> -> #rt::ActionResult }
             }
             explicit @ syn::ReturnType::Type(..) => quote! { #explicit },
         };
@@ -206,15 +292,7 @@ fn action_fns(machine: &Machine) -> TokenStream {
             fn #fn_name(#state_pat: &mut #state, #(#params),*) #output #body
         })
     });
-    let fns: Vec<_> = fns.collect();
-    if fns.is_empty() {
-        return TokenStream::new();
-    }
-    quote! {
-        impl #name {
-            #(#fns)*
-        }
-    }
+    fns.collect()
 }
 
 fn machine_impl(machine: &Machine, mode: Mode) -> TokenStream {
@@ -228,6 +306,7 @@ fn machine_impl(machine: &Machine, mode: Mode) -> TokenStream {
         consume_all,
         ..
     } = machine;
+    let rt = rt(machine);
     let name_text = name.to_string();
     let table = table_static(machine);
     let is_final = is_final_body(machine);
@@ -240,7 +319,8 @@ fn machine_impl(machine: &Machine, mode: Mode) -> TokenStream {
         },
     };
     quote! {
-        impl ::fsm_runtime::Machine for #name {
+        #[automatically_derived]
+        impl #rt::Machine for #name {
             type State = #state;
             type Status = #status;
             type Event = #event;
@@ -249,7 +329,7 @@ fn machine_impl(machine: &Machine, mode: Mode) -> TokenStream {
             const NAME: &'static str = #name_text;
             const CONSUME_ALL_EVENTS_BEFORE_ENTRY_FUNCS: bool = #consume_all;
 
-            fn table() -> &'static ::fsm_runtime::table::Table<#status, #event> {
+            fn table() -> &'static #rt::table::Table<#status, #event> {
                 #table
             }
 
@@ -272,7 +352,7 @@ fn machine_impl(machine: &Machine, mode: Mode) -> TokenStream {
                 #entry_func
             }
 
-            fn transition(state: &mut #state, input: #input) -> ::fsm_runtime::Outcome<Self> {
+            fn transition(state: &mut #state, input: #input) -> #rt::Outcome<Self> {
                 #transition
             }
         }
@@ -312,19 +392,20 @@ fn entry_func_body(machine: &Machine) -> TokenStream {
 }
 
 fn transition_body(machine: &Machine) -> TokenStream {
+    let rt = rt(machine);
     let status_field = &machine.status_field;
     let arms = machine.events.iter().map(|event| event_arm(machine, event));
     let settle = quote! {
         match target {
-            ::fsm_runtime::__private::Target::To(to) => {
+            #rt::Target::To(to) => {
                 state.#status_field = to;
-                ::fsm_runtime::Outcome::Moved { event, from, to }
+                #rt::Outcome::Moved { event, from, to }
             }
-            ::fsm_runtime::__private::Target::NoChange => {
-                ::fsm_runtime::Outcome::Stayed { event, status: from }
+            #rt::Target::NoChange => {
+                #rt::Outcome::Stayed { event, status: from }
             }
-            ::fsm_runtime::__private::Target::JustRecord => {
-                ::fsm_runtime::Outcome::Recorded { event, status: from }
+            #rt::Target::JustRecord => {
+                #rt::Outcome::Recorded { event, status: from }
             }
         }
     };
@@ -336,8 +417,8 @@ fn transition_body(machine: &Machine) -> TokenStream {
     }
     quote! {
         let from = state.#status_field;
-        if <Self as ::fsm_runtime::Machine>::is_final(from) {
-            return ::fsm_runtime::Outcome::AlreadyFinal { status: from, input };
+        if <Self as #rt::Machine>::is_final(from) {
+            return #rt::Outcome::AlreadyFinal { status: from, input };
         }
         let (event, target) = match input {
             #(#arms)*
@@ -349,6 +430,7 @@ fn transition_body(machine: &Machine) -> TokenStream {
 /// One arm of the transition `match`: pick the target, run the action, hand back
 /// `(event, target)` for the shared settle step.
 fn event_arm(machine: &Machine, event: &Event) -> TokenStream {
+    let rt = rt(machine);
     let input = &machine.input;
     let variant = &event.variant;
     let code = &event.code;
@@ -361,13 +443,13 @@ fn event_arm(machine: &Machine, event: &Event) -> TokenStream {
         quote! { #input::#variant(#(#payload),*) }
     };
     let invalid = quote! {
-        return ::fsm_runtime::Outcome::Invalid { status: from, input: #pattern }
+        return #rt::Outcome::Invalid { status: from, input: #pattern }
     };
     if event.arms.is_empty() && event.any.is_none() {
         // Declared without transitions: every input of this event is invalid.
         return quote! { #pattern => #invalid, };
     }
-    let target = target_expr(event, &invalid);
+    let target = target_expr(&rt, event, &invalid);
     let action = event
         .action
         .as_ref()
@@ -382,7 +464,7 @@ fn event_arm(machine: &Machine, event: &Event) -> TokenStream {
 }
 
 /// The expression choosing the target: explicit arms first, then `FromAny`, else invalid.
-fn target_expr(event: &Event, invalid: &TokenStream) -> TokenStream {
+fn target_expr(rt: &TokenStream, event: &Event, invalid: &TokenStream) -> TokenStream {
     // Group sources that share a destination into one arm, in order of first appearance.
     let mut grouped: Vec<(&Destination, Vec<&Path>)> = Vec::new();
     for arm in &event.arms {
@@ -395,14 +477,14 @@ fn target_expr(event: &Event, invalid: &TokenStream) -> TokenStream {
         }
     }
     let fallback = match &event.any {
-        Some(destination) => target_value(destination),
+        Some(destination) => target_value(rt, destination),
         None => invalid.clone(),
     };
     if grouped.is_empty() {
         return fallback;
     }
     let arms = grouped.iter().map(|(destination, sources)| {
-        let value = target_value(destination);
+        let value = target_value(rt, destination);
         quote! { #(#sources)|* => #value }
     });
     quote! {
@@ -413,11 +495,11 @@ fn target_expr(event: &Event, invalid: &TokenStream) -> TokenStream {
     }
 }
 
-fn target_value(destination: &Destination) -> TokenStream {
+fn target_value(rt: &TokenStream, destination: &Destination) -> TokenStream {
     match destination {
-        Destination::To(state) => quote! { ::fsm_runtime::__private::Target::To(#state) },
-        Destination::NoChange => quote! { ::fsm_runtime::__private::Target::NoChange },
-        Destination::JustRecord => quote! { ::fsm_runtime::__private::Target::JustRecord },
+        Destination::To(state) => quote! { #rt::Target::To(#state) },
+        Destination::NoChange => quote! { #rt::Target::NoChange },
+        Destination::JustRecord => quote! { #rt::Target::JustRecord },
     }
 }
 
@@ -428,6 +510,7 @@ fn action_call(
     action: &Action,
     payload: &[Ident],
 ) -> TokenStream {
+    let rt = rt(machine);
     let name = &machine.name;
     let code = &event.code;
     let (call, convert) = match &action.kind {
@@ -451,14 +534,14 @@ fn action_call(
         }
     };
     let error = if convert {
-        quote! { error: ::fsm_runtime::__private::action_error(error) }
+        quote! { error: #rt::action_error(error) }
     } else {
         quote! { error }
     };
     quote! {
         let mut next = ::core::clone::Clone::clone(&*state);
         if let ::core::result::Result::Err(error) = #call {
-            return ::fsm_runtime::Outcome::ActionFailed {
+            return #rt::Outcome::ActionFailed {
                 event: #code,
                 status: from,
                 #error,
@@ -499,13 +582,15 @@ fn run_entry_impl(machine: &Machine) -> TokenStream {
             }
         }
     };
+    let rt = rt(machine);
     quote! {
-        impl<H: #entry> ::fsm_runtime::RunEntry<H> for #name {
+        #[automatically_derived]
+        impl<__H: #entry> #rt::RunEntry<__H> for #name {
             fn run_entry<'a>(
-                handler: &'a H,
-                ctx: &'a mut ::fsm_runtime::Context<Self>,
+                handler: &'a __H,
+                ctx: &'a mut #rt::Context<Self>,
                 state: &'a #state,
-            ) -> impl ::core::future::Future<Output = ::fsm_runtime::EntryResult> + ::core::marker::Send + 'a {
+            ) -> impl ::core::future::Future<Output = #rt::EntryResult> + ::core::marker::Send + 'a {
                 async move { #body }
             }
         }
@@ -525,7 +610,8 @@ fn table_static(machine: &Machine) -> TokenStream {
     let state_text = type_text(state);
     let status_text = type_text(status);
     let event_text = type_text(event);
-    let t = quote! { ::fsm_runtime::table };
+    let rt = rt(machine);
+    let t = quote! { #rt::table };
     let events = machine.events.iter().map(|info| {
         let code = &info.code;
         let event_name = info.variant.to_string();
@@ -533,14 +619,14 @@ fn table_static(machine: &Machine) -> TokenStream {
         let transitions = info.groups.iter().map(|group| {
             let sources = match &group.sources {
                 Sources::States(states) => {
-                    let states = states.iter().map(status_info);
+                    let states = states.iter().map(|state| status_info(&t, state));
                     quote! { #t::Sources::States(&[#(#states),*]) }
                 }
                 Sources::Any => quote! { #t::Sources::Any },
             };
             let destination = match &group.destination {
                 Destination::To(state) => {
-                    let info = status_info(state);
+                    let info = status_info(&t, state);
                     quote! { #t::Destination::To(#info) }
                 }
                 Destination::NoChange => quote! { #t::Destination::NoChange },
@@ -587,10 +673,13 @@ fn table_static(machine: &Machine) -> TokenStream {
             }
         }
     });
-    let finals = machine.finality_states.iter().map(status_info);
+    let finals = machine
+        .finality_states
+        .iter()
+        .map(|state| status_info(&t, state));
     let entry_funcs = machine.entry_funcs.iter().map(|func| {
         let func_name = func.name.to_string();
-        let states = func.states.iter().map(status_info);
+        let states = func.states.iter().map(|state| status_info(&t, state));
         quote! { #t::EntryFuncInfo { name: #func_name, states: &[#(#states),*] } }
     });
     quote! {
@@ -608,9 +697,28 @@ fn table_static(machine: &Machine) -> TokenStream {
     }
 }
 
-fn status_info(state: &Path) -> TokenStream {
+/// `t` is the path of the runtime's `table` module.
+fn status_info(t: &TokenStream, state: &Path) -> TokenStream {
     let text = path_text(state);
-    quote! { ::fsm_runtime::table::StatusInfo { status: #state, path: #text } }
+    quote! { #t::StatusInfo { status: #state, path: #text } }
+}
+
+/// `tokens` with every token (and every group's delimiters) at `span`.
+fn respanned(tokens: TokenStream, span: Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|token| match token {
+            TokenTree::Group(group) => {
+                let mut group = Group::new(group.delimiter(), respanned(group.stream(), span));
+                group.set_span(span);
+                TokenTree::Group(group)
+            }
+            mut other => {
+                other.set_span(span);
+                other
+            }
+        })
+        .collect()
 }
 
 /// `DealAccepted` → `deal_accepted`.

@@ -36,6 +36,9 @@ pub struct Machine {
     pub status_field: Ident,
     /// Consume-all mode.
     pub consume_all: bool,
+    /// The path every generated item reaches the runtime crate through (`crate:`, default
+    /// `::fsm_runtime`).
+    pub runtime: Path,
     /// Events in declaration order.
     pub events: Vec<Event>,
     /// Finality states in declaration order.

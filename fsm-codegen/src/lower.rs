@@ -8,7 +8,7 @@
 use std::collections::HashSet;
 
 use proc_macro2::Span;
-use syn::{Ident, Pat, ReturnType, Type};
+use syn::{Ident, Pat, Path, ReturnType, Type};
 
 use crate::ast::{ActionDecl, DestinationSpec, EventDecl, FsmInput, HeaderValue, SourceSpec};
 use crate::ir;
@@ -71,6 +71,7 @@ pub fn lower(input: &FsmInput) -> Option<ir::Machine> {
             .status_field
             .unwrap_or_else(|| Ident::new("status", Span::call_site())),
         consume_all: header.consume_all,
+        runtime: header.runtime,
         events,
         finality_states,
         entry_funcs,
@@ -88,6 +89,7 @@ struct Header {
     entry_attrs: Vec<syn::Attribute>,
     status_field: Option<Ident>,
     consume_all: bool,
+    runtime: Path,
 }
 
 impl Header {
@@ -101,6 +103,10 @@ impl Header {
         };
         let consume_all = input.header.iter().find_map(|field| match &field.value {
             HeaderValue::Bool(value) => Some(value.value),
+            _ => None,
+        });
+        let runtime = input.header.iter().find_map(|field| match &field.value {
+            HeaderValue::Path(path) => Some(path.clone()),
             _ => None,
         });
         let attrs = |name: &str| {
@@ -121,7 +127,20 @@ impl Header {
             entry: ident("entry")?,
             status_field: ident("status_field"),
             consume_all: consume_all.unwrap_or(false),
+            runtime: runtime.unwrap_or_else(default_runtime),
         })
+    }
+}
+
+/// `::fsm_runtime`, the runtime crate under its own name.
+pub fn default_runtime() -> Path {
+    Path {
+        leading_colon: Some(Default::default()),
+        segments: std::iter::once(syn::PathSegment::from(Ident::new(
+            "fsm_runtime",
+            Span::call_site(),
+        )))
+        .collect(),
     }
 }
 

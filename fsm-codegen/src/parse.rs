@@ -41,6 +41,23 @@ pub const IDENT_FIELDS: &[&str] = &["input", "entry", "status_field"];
 /// The header field whose value is a boolean.
 pub const BOOL_FIELD: &str = "consume_all_events_before_entry_funcs";
 
+/// The header field whose value is a module path: `crate: ::fsm`, the path the generated items
+/// reach the runtime crate through (default `::fsm_runtime`). It is spelled like the other
+/// fields, `name: value`, although `crate` is a keyword.
+pub const CRATE_FIELD: &str = "crate";
+
+/// Every header field, in the order the documentation lists them.
+pub const HEADER_FIELDS: &[&str] = &[
+    "state",
+    "status",
+    "event",
+    "input",
+    "entry",
+    "status_field",
+    BOOL_FIELD,
+    CRATE_FIELD,
+];
+
 /// Parses an invocation. Returns `None` only when the tokens are not readable as an `fsm!`
 /// invocation at all (the syn error is then in `errors`).
 pub fn parse(tokens: TokenStream, errors: &mut Errors) -> Option<FsmInput> {
@@ -108,15 +125,27 @@ fn parse_header(input: ParseStream) -> syn::Result<Vec<HeaderField>> {
     let mut fields = Vec::new();
     while !input.is_empty() {
         let attrs = input.call(Attribute::parse_outer)?;
-        let name: Ident = input.parse()?;
-        input.parse::<Token![:]>()?;
+        // `parse_any` also reads keywords: `crate` is a field, and any other keyword gets the
+        // validator's "unknown header field" rather than syn's "expected identifier".
+        let name = input.call(Ident::parse_any)?;
+        if input.peek(Token![=]) {
+            return Err(input.error(format!(
+                "header fields are written with a colon: `{name}: ..`"
+            )));
+        }
+        let colon: Token![:] = input.parse()?;
         let key = name.to_string();
-        let value = if TYPE_FIELDS.contains(&key.as_str()) {
+        let value = if input.is_empty() || input.peek(Token![,]) {
+            // Reported by the validator, which names the field and what it needs.
+            HeaderValue::Empty(colon)
+        } else if TYPE_FIELDS.contains(&key.as_str()) {
             HeaderValue::Type(input.parse()?)
         } else if IDENT_FIELDS.contains(&key.as_str()) {
             HeaderValue::Ident(input.parse()?)
         } else if key == BOOL_FIELD {
             HeaderValue::Bool(input.parse::<LitBool>()?)
+        } else if key == CRATE_FIELD {
+            HeaderValue::Path(input.call(Path::parse_mod_style)?)
         } else {
             // Unknown field: read its value as a type or an expression so that the validator can
             // report the name and the rest of the header is still read.

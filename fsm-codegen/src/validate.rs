@@ -12,7 +12,7 @@ use crate::ast::{
     ActionDecl, BuilderCall, EventDecl, FsmInput, HeaderField, HeaderValue, SourceSpec,
 };
 use crate::errors::Errors;
-use crate::parse::{BOOL_FIELD, IDENT_FIELDS, TYPE_FIELDS};
+use crate::parse::{BOOL_FIELD, CRATE_FIELD, HEADER_FIELDS};
 use crate::suggest::did_you_mean;
 
 /// The header fields that have no default.
@@ -41,34 +41,30 @@ pub fn validate(input: &FsmInput, errors: &mut Errors) {
 }
 
 fn validate_header(input: &FsmInput, errors: &mut Errors) {
-    let known: Vec<&str> = TYPE_FIELDS
-        .iter()
-        .chain(IDENT_FIELDS)
-        .copied()
-        .chain([BOOL_FIELD])
-        .collect();
+    let known = HEADER_FIELDS;
     let mut seen = HashSet::new();
     for field in &input.header {
         let name = field.name.to_string();
-        if let Some(attr) = field.attrs.first() {
-            if name != "input" && name != "entry" {
-                errors.spanned(
-                    attr,
-                    format!(
-                        "attributes are allowed on `input` and `entry` only (they go on the \
-                         generated enum and trait), not on `{name}`"
-                    ),
-                );
-            }
+        if let Some(attr) = field.attrs.first()
+            && name != "input"
+            && name != "entry"
+        {
+            errors.spanned(
+                attr,
+                format!(
+                    "attributes are allowed on `input` and `entry` only (they go on the \
+                     generated enum and trait), not on `{name}`"
+                ),
+            );
         }
-        if matches!(field.value, HeaderValue::Unknown) {
+        if !known.contains(&name.as_str()) {
             errors.at(
                 field.name.span(),
                 format!(
                     "unknown header field `{name}`{}",
-                    did_you_mean(&name, &known).unwrap_or_else(|| format!(
+                    did_you_mean(&name, known).unwrap_or_else(|| format!(
                         "; expected one of {}",
-                        crate::parse::list(&known)
+                        crate::parse::list(known)
                     ))
                 ),
             );
@@ -77,6 +73,10 @@ fn validate_header(input: &FsmInput, errors: &mut Errors) {
                 field.name.span(),
                 format!("duplicate header field `{name}`"),
             );
+        } else if let HeaderValue::Empty(colon) = &field.value {
+            let field_name = &field.name;
+            let name_and_colon = quote::quote!(#field_name #colon);
+            errors.spanned(&name_and_colon, empty_field_message(&name));
         }
     }
     let missing: Vec<&str> = REQUIRED_FIELDS
@@ -95,6 +95,24 @@ fn validate_header(input: &FsmInput, errors: &mut Errors) {
             ),
         );
     }
+}
+
+/// What an empty header field (`input: ,`) is told it needs.
+fn empty_field_message(name: &str) -> String {
+    let needs = match name {
+        "state" => "a type name: the machine's record, e.g. `state: Deal`",
+        "status" => "a type name: the status enum kept in the record, e.g. `status: DealStatus`",
+        "event" => "a type name: the event-code enum, e.g. `event: DealEvent`",
+        "input" => "a type name: the name of the generated input enum, e.g. `input: DealInput`",
+        "entry" => "a type name: the name of the generated entry trait, e.g. `entry: DealEntry`",
+        "status_field" => {
+            "a field name: the record's field that holds the status, e.g. `status_field: status`"
+        }
+        BOOL_FIELD => "`true` or `false`",
+        CRATE_FIELD => "a path to the runtime crate, e.g. `crate: ::fsm_runtime`",
+        _ => "a value",
+    };
+    format!("`{name}:` needs {needs}")
 }
 
 fn validate_sections(input: &FsmInput, errors: &mut Errors) {

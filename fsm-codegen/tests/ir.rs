@@ -353,6 +353,78 @@ fn a_status_mapped_twice_is_an_error_whatever_the_func() {
 }
 
 #[test]
+fn the_runtime_path_defaults_to_fsm_runtime_and_crate_overrides_it() {
+    let machine = machine! { events { Event(E::Go).From(S::A).To(S::B) } }.unwrap();
+    assert_eq!(machine.runtime, parse_quote!(::fsm_runtime));
+
+    let machine = lower_to_ir(quote! {
+        machine M {
+            state: Rec, status: S, event: E, input: MInput, entry: MEntry,
+            crate: ::fsm,
+        }
+        events { Event(E::Go).From(S::A).To(S::B) }
+    })
+    .unwrap();
+    assert_eq!(machine.runtime, parse_quote!(::fsm));
+
+    let expanded = fsm_codegen::expand(quote! {
+        machine M {
+            crate: crate::reexports::fsm,
+            state: Rec, status: S, event: E, input: MInput, entry: MEntry,
+        }
+        events { Event(E::Go).From(S::A).To(S::B) }
+    })
+    .to_string();
+    assert!(!expanded.contains("fsm_runtime"), "{expanded}");
+    let module = fsm_codegen::codegen::private_module().to_string();
+    assert!(
+        expanded.contains(&format!("crate :: reexports :: fsm :: {module} :: Machine")),
+        "{expanded}"
+    );
+}
+
+#[test]
+fn crate_is_a_header_field_like_the_others() {
+    let errors = lower_to_ir(quote! {
+        machine M {
+            state: Rec, status: S, event: E, input: MInput, entry: MEntry,
+            crate: ::a, crate: ::b,
+        }
+        events { Event(E::Go).From(S::A).To(S::B) }
+    })
+    .unwrap_err();
+    assert_eq!(errors, ["duplicate header field `crate`"]);
+
+    let errors = lower_to_ir(quote! {
+        machine M { state: Rec, status: S, event: E, input: MInput, entry: MEntry, crate = ::a }
+        events { Event(E::Go).From(S::A).To(S::B) }
+    })
+    .unwrap_err();
+    assert_eq!(
+        errors,
+        ["header fields are written with a colon: `crate: ..`"]
+    );
+}
+
+#[test]
+fn an_empty_header_field_is_named_with_what_it_needs() {
+    let errors = lower_to_ir(quote! {
+        machine M { state: Rec, status: S, event: , input: MInput, entry: }
+        events { Event(E::Go).From(S::A).To(S::B) }
+    })
+    .unwrap_err();
+    assert_eq!(
+        errors,
+        [
+            "`event:` needs a type name: the event-code enum, e.g. `event: DealEvent`",
+            "`entry:` needs a type name: the name of the generated entry trait, e.g. \
+             `entry: DealEntry`",
+        ],
+        "each empty field is named, and not reported as missing as well"
+    );
+}
+
+#[test]
 fn an_event_without_transitions_is_legal_and_has_no_arms() {
     let machine = machine! { events { Event(E::Ghost) } }.unwrap();
     let event = &machine.events[0];

@@ -58,6 +58,20 @@ pub mod table;
 #[path = "private.rs"]
 pub mod __private;
 
+/// What `fsm!` expansions reach this crate through; not public API.
+///
+/// The name carries this crate's major and minor version, and the macro names the module after
+/// its own version, so a macro and a runtime from different releases fail to compile with
+/// "could not find `__private_vX_Y`" rather than miscompiling. Rename it with the version.
+#[doc(hidden)]
+pub mod __private_v0_1 {
+    pub use crate::__private::{Target, action_error};
+    pub use crate::{
+        ActionResult, Context, EntryResult, GroupBuilder, Machine, MachineId, Outcome, RunEntry,
+        table,
+    };
+}
+
 pub use context::Context;
 pub use group::{EntryErrorPolicy, Group, GroupBuilder};
 pub use id::{DisplayId, IdError, MachineId};
