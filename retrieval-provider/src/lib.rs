@@ -98,17 +98,17 @@
 //! # State diagram
 //!
 //! Drawn from [`machine::ProviderFsm`]'s table by `fsm_runtime::diagram`, starting at
-//! `DealStatusNew`, and committed as `docs/retrievalprovider.mmd` (Mermaid, shown below) and
-//! `docs/retrievalprovider.puml` (PlantUML). It has the structure of the diagram go-fil-markets
-//! publishes: the same 15 states, 24 edges, 8 entry funcs, 5 any-state events and 6
-//! just-record notes, plus end markers for the three finality states (Go's diagram spec omits
-//! them). The test `tests/diagram_up_to_date.rs` fails when the files fall behind the table;
-//! regenerate them with `UPDATE_DIAGRAMS=1 cargo test -p retrieval-provider --test
-//! diagram_up_to_date` or `cargo run -p fsm-examples --bin fsm-diagram -- retrievalprovider
-//! mermaid`.
+//! `DealStatusNew`, and committed as `docs/retrievalprovider.mmd` (Mermaid, shown below; this
+//! crate's copy, with the repository's `docs/` holding the same file beside
+//! `retrievalprovider.puml`, the PlantUML version). It has the structure of the diagram
+//! go-fil-markets publishes: the same 15 states, 24 edges, 8 entry funcs, 5 any-state events
+//! and 6 just-record notes, plus end markers for the three finality states (Go's diagram
+//! parameters omit them). The test `tests/diagram_up_to_date.rs` fails when a file falls
+//! behind the table (through `fsm_runtime::diagram::check_or_update`); regenerate them with
+//! `FSM_UPDATE_DIAGRAMS=1 cargo test -p retrieval-provider --test diagram_up_to_date`.
 //!
 #![doc = "```mermaid"]
-#![doc = include_str!("../../docs/retrievalprovider.mmd")]
+#![doc = include_str!("../docs/retrievalprovider.mmd")]
 #![doc = "```"]
 //!
 //! # Table analysis

@@ -1,16 +1,15 @@
-//! The committed `docs/retrievalprovider.mmd` and `docs/retrievalprovider.puml` are generated
-//! from the Rust table and up to date; the diagram has the structure of the one go-fil-markets
-//! publishes for this machine; and the table analysis finds exactly the legacy
-//! `BlocksComplete` state.
+//! The committed diagrams are generated from the Rust table and up to date: this crate's
+//! `docs/retrievalprovider.mmd` (embedded in the crate documentation, so it must live inside
+//! the package) and, when the crate is built inside its repository, the repository's
+//! `docs/retrievalprovider.mmd` (the same text) and `docs/retrievalprovider.puml`. Also: the diagram has the structure of the one go-fil-markets publishes for this
+//! machine, and the table analysis finds exactly the legacy `BlocksComplete` state.
 //!
 //! Regenerate the files after changing the table with
-//! `UPDATE_DIAGRAMS=1 cargo test -p retrieval-provider --test diagram_up_to_date`, or with
-//! `cargo run -p fsm-examples --bin fsm-diagram -- retrievalprovider mermaid > docs/retrievalprovider.mmd`
-//! (and `plantuml > docs/retrievalprovider.puml`).
+//! `FSM_UPDATE_DIAGRAMS=1 cargo test -p retrieval-provider --test diagram_up_to_date`.
 
 #![allow(clippy::unwrap_used)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use fsm_runtime::Machine;
 use fsm_runtime::analysis::{Finding, analyze};
@@ -18,45 +17,52 @@ use fsm_runtime::diagram::{self, Format};
 use retrieval_provider::DealStatus;
 use retrieval_provider::machine::ProviderFsm;
 
-/// The diagram as committed under `docs/`, drawn from `DealStatusNew` like Go's `docsgen`.
+/// The diagram as committed, drawn from `DealStatusNew` like Go's `docsgen`.
 fn generated(format: Format) -> String {
     diagram::render(format, ProviderFsm::table(), &[DealStatus::New])
 }
 
-fn check_up_to_date(format: Format) {
-    let path: PathBuf = [
-        env!("CARGO_MANIFEST_DIR"),
-        "..",
-        "docs",
-        &format!("retrievalprovider.{}", format.extension()),
-    ]
-    .iter()
-    .collect();
-    let actual = generated(format);
-    if std::env::var_os("UPDATE_DIAGRAMS").is_some() {
-        std::fs::write(&path, &actual).unwrap();
-        return;
+/// `docs/retrievalprovider.<ext>` under `dir`.
+fn diagram_file(dir: &Path, format: Format) -> PathBuf {
+    dir.join("docs")
+        .join(format!("retrievalprovider.{}", format.extension()))
+}
+
+/// The repository root, when the crate is built inside its repository (a published copy of
+/// the crate has no repository around it, and only its own file to check).
+fn repository_root() -> Option<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent()?;
+    root.join("docs").is_dir().then(|| root.to_owned())
+}
+
+fn check(path: &Path, format: Format) {
+    if let Err(error) = diagram::check_or_update(path, &generated(format)) {
+        panic!("{error}");
     }
-    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+}
+
+/// One test for all files, so that `FSM_UPDATE_DIAGRAMS=1` never has a test reading a file
+/// that another is writing.
+#[test]
+fn diagram_files_are_up_to_date() {
+    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let crate_copy = diagram_file(crate_dir, Format::Mermaid);
+    check(&crate_copy, Format::Mermaid);
+
+    let Some(root) = repository_root() else {
+        return;
+    };
+    for format in Format::ALL {
+        check(&diagram_file(&root, format), format);
+    }
+    // Implied by the checks above, but names the pair that drifted apart.
+    let read = |path: &Path| std::fs::read_to_string(path).unwrap().replace("\r\n", "\n");
     assert!(
-        committed == actual,
-        "{} is out of date with the provider table. Regenerate it with:\n  \
-         UPDATE_DIAGRAMS=1 cargo test -p retrieval-provider --test diagram_up_to_date\n\
-         or: cargo run -p fsm-examples --bin fsm-diagram -- retrievalprovider {} > docs/retrievalprovider.{}",
-        path.display(),
-        format.name(),
-        format.extension(),
+        read(&crate_copy) == read(&diagram_file(&root, Format::Mermaid)),
+        "retrieval-provider/docs/retrievalprovider.mmd and docs/retrievalprovider.mmd differ; \
+         regenerate both with FSM_UPDATE_DIAGRAMS=1 cargo test -p retrieval-provider --test \
+         diagram_up_to_date"
     );
-}
-
-#[test]
-fn mermaid_file_is_up_to_date() {
-    check_up_to_date(Format::Mermaid);
-}
-
-#[test]
-fn plantuml_file_is_up_to_date() {
-    check_up_to_date(Format::PlantUml);
 }
 
 /// The Mermaid text split into the line kinds of Go's generator.

@@ -29,7 +29,38 @@
 //! that is Go's names, e.g. `DealStatusNew` and `ProviderEventOpen`). Ids are derived from the
 //! state labels, reduced to valid identifiers for both formats (see [`StateNode::id`]). The
 //! output is a pure function of the table and the start states.
+//!
+//! # Keeping a committed diagram current
+//!
+//! [`check_or_update`] compares a diagram file (say `docs/<machine>.mmd`) with the rendered
+//! text from a test, failing with a line diff when the table has changed, and rewrites the
+//! file when `FSM_UPDATE_DIAGRAMS=1` is set:
+//!
+//! ```no_run
+//! # use fsm_runtime::diagram::{self, Format};
+//! # #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)] enum S { New }
+//! # #[derive(Debug, Clone, Copy)] enum E { Go }
+//! # impl std::fmt::Display for S { fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result { f.write_str("New") } }
+//! # impl std::fmt::Display for E { fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result { f.write_str("Go") } }
+//! # fn table() -> &'static fsm_runtime::table::Table<S, E> { unimplemented!() }
+//! // tests/diagram.rs (`table()` stands for `MyFsm::table()`, `S::New` for its start state)
+//! #[test]
+//! fn diagrams_are_up_to_date() {
+//!     for format in Format::ALL {
+//!         let path = format!(
+//!             "{}/docs/my_machine.{}",
+//!             env!("CARGO_MANIFEST_DIR"),
+//!             format.extension()
+//!         );
+//!         let rendered = diagram::render(format, table(), &[S::New]);
+//!         if let Err(error) = diagram::check_or_update(&path, &rendered) {
+//!             panic!("{error}");
+//!         }
+//!     }
+//! }
+//! ```
 
+mod file;
 mod layout;
 mod mermaid;
 mod plantuml;
@@ -40,6 +71,7 @@ use std::str::FromStr;
 
 use crate::table::Table;
 
+pub use file::{DiagramFileError, FileStatus, UPDATE_ENV, check_or_update};
 pub use layout::{AnyStateEffect, AnyStateEvent, Diagram, Edge, JustRecordNote, StateNode};
 
 /// A diagram syntax.
