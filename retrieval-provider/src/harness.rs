@@ -60,6 +60,7 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
 
 /// Why a harness run failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum HarnessError {
     /// Input `index` has no transition from `status` (Go's "Invalid transition in queue").
     #[error("input {index} ({event}) is an invalid transition from {status}: {input:?}")]

@@ -80,6 +80,7 @@ pub fn transfer_event_input(
 /// Why a request could not be validated at all (Go's non-nil `error` results; a request that
 /// is validated and refused is a [`PullValidation::Rejected`] instead).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ValidationError {
     /// The request carries no voucher.
     #[error("empty voucher")]
@@ -99,6 +100,7 @@ pub fn validate_push() -> Result<ValidationResult, ValidationError> {
 
 /// Why [`PieceLookup::get_piece`] found no piece.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum PieceLookupError {
     /// No piece holds the payload (Go's `retrievalmarket.ErrNotFound`); the client gets
     /// `DealNotFound`.
@@ -187,6 +189,7 @@ impl Decider for AcceptAll {
 
 /// Why a proposal's terms fall short of the ask (Go's `CheckDealParams` errors).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, thiserror::Error)]
+#[non_exhaustive]
 pub enum DealParamsError {
     /// The price per byte is below the ask's.
     #[error("Price per byte too low")]

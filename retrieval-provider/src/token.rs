@@ -14,6 +14,7 @@ pub const BIG_INT_MAX_SERIALIZED_LEN: usize = 128;
 
 /// Why bytes are not a valid serialised big integer (or a value cannot be serialised).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum BigIntError {
     /// The first byte is neither `0x00` (positive) nor `0x01` (negative). Go's message.
     #[error("big int prefix should be either 0 or 1, got {0}")]

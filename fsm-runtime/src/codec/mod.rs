@@ -23,6 +23,7 @@ pub trait Codec<T>: Send + Sync + 'static {
 
 /// A record could not be encoded or decoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum CodecError {
     /// Encoding failed.
     #[error("cannot encode record: {0}")]
