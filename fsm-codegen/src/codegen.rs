@@ -1,4 +1,4 @@
-//! Stage 4: [`ir::Machine`] → Rust items.
+//! Stage 4: [`ir::Machine`](crate::ir::Machine) → Rust items.
 //!
 //! One function per generated item, each returning the tokens of that item only.
 //!

@@ -1,4 +1,4 @@
-//! Stage 1: tokens → [`ast::FsmInput`].
+//! Stage 1: tokens → [`ast::FsmInput`](crate::ast::FsmInput).
 //!
 //! syn reads the Rust-level grammar (paths, types, closures, method-call chains); this module
 //! then reads the builder chains and sections out of it. Malformed Rust syntax is a fatal syn

@@ -18,8 +18,8 @@
 //!
 //! # Semantics
 //!
-//! The transition function follows go-statemachine v1.0.3 with the deliberate improvements of
-//! the design contract (§3):
+//! The transition function follows go-statemachine v1.0.3, with deliberate improvements where
+//! Go's behaviour is order-dependent or leaves a failed action's writes behind:
 //!
 //! 1. The exact `(event, status)` transition wins over the event's `FromAny` transition,
 //!    whatever the declaration order. With neither, the input is rejected as
@@ -32,14 +32,14 @@
 //!    The generated code runs the action on a copy of the state and swaps the copy in only on
 //!    success, so a panicking action leaves the state untouched as well. Events without an
 //!    action never copy the state.
-//! 6. A machine whose status is final rejects every input with [`Outcome::AlreadyFinal`].
+//! 5. A machine whose status is final rejects every input with [`Outcome::AlreadyFinal`].
 //!
 //! # Running machines
 //!
 //! [`Group`] runs many machines of one type, keyed by a [`MachineId`], on tokio, persisted in a
 //! [`store::Store`] (in memory, or the durable [`store::RedbStore`]) through a
 //! [`codec::Codec`] (DAG-CBOR by default). See the [`group`] module for its model and the
-//! decisions it makes where the design leaves them open.
+//! choices it makes where go-statemachine has no equivalent (ordering, failures, recovery).
 
 #[doc = include_str!("../docs/fsm.md")]
 pub use fsm_macros::fsm;

@@ -59,7 +59,7 @@
 //! * Closing a channel that has already shut down is a success value,
 //!   [`env::ChannelClosed::AlreadyTerminated`], rather than an error to be recognised by
 //!   wrapping (`statemachine.ErrTerminated`).
-//! * The engine semantics of the design contract apply (see `fsm_runtime`): an invalid input
+//! * The engine semantics of `fsm_runtime` apply (see its crate documentation): an invalid input
 //!   in the middle of a batch is rejected alone and the batch goes on; an entry-func error or
 //!   panic is recorded instead of freezing the deal; resuming deals on open is available.
 //! * The traps of Go's table are kept, not fixed: `LastPaymentRequested` in `FundsNeeded`,

@@ -1,12 +1,12 @@
 //! Where the provider's events come from, as pure functions.
 //!
 //! * [`transfer_event_input`]: Go's `ProviderDataTransferSubscriber`, mapping a data-transfer
-//!   event on a channel to the deal it concerns and the input to send it (§5.1).
+//!   event on a channel to the deal it concerns and the input to send it.
 //! * [`validate_pull`]: Go's `ValidatePull`, which decides on a retrieval request and, when
-//!   it accepts, hands back the new deal and its first input (§5.2). The lookups it needs sit
+//!   it accepts, hands back the new deal and its first input. The lookups it needs sit
 //!   behind the small traits [`PieceLookup`], [`AskSource`] and [`Decider`].
 //! * [`validate_restart`]: Go's `ValidateRestart`, which answers a restarted channel from the
-//!   stored deal (§5.3), read through [`DealLookup`].
+//!   stored deal, read through [`DealLookup`].
 //!
 //! None of them sends anything: the caller starts the deal (`begin`) and sends the inputs,
 //! which keeps these functions testable without a running group.

@@ -87,7 +87,8 @@ fn update_funding_arithmetic() {
 
 #[test]
 fn validate_pull_success_values() {
-    // Spec §5.2: DataLimit = NextInterval(0), PaymentOwed = OutstandingBalance(0, 0, false).
+    // Go's ValidatePull accepts a deal with DataLimit = NextInterval(0) and
+    // PaymentOwed = OutstandingBalance(0, 0, false).
     let params = update_funding_params();
     assert_eq!(params.next_interval(&TokenAmount::zero()), 1000);
     assert_eq!(

@@ -23,7 +23,7 @@ use retrieval_provider::{
     ValidationResult, Voucher,
 };
 
-// ---- §5.1 data-transfer subscriber ----------------------------------------------------------
+// ---- data-transfer subscriber ---------------------------------------------------------------
 
 fn client() -> PeerId {
     PeerId::from("client")
@@ -151,7 +151,7 @@ fn channels_not_opened_with_a_proposal_are_ignored() {
     }
 }
 
-// ---- §5.2 ValidatePull ----------------------------------------------------------------------
+// ---- ValidatePull ---------------------------------------------------------------------------
 
 struct Pieces(Result<PieceInfo, PieceLookupError>);
 
@@ -610,7 +610,7 @@ fn the_explore_all_selector_is_its_canonical_dag_cbor() {
     assert_eq!(encoded.as_bytes(), EXPLORE_ALL_SELECTOR);
 }
 
-// ---- §5.3 ValidateRestart -------------------------------------------------------------------
+// ---- ValidateRestart ------------------------------------------------------------------------
 
 /// A deal store holding at most one deal, remembering the id it was asked for.
 struct Store {

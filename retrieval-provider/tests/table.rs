@@ -1,6 +1,6 @@
-//! The provider table through the pure transition function: the table-level vectors of spec
-//! §6.5, every (event, status) pair against a transcription of Go's `ProviderEvents`, and the static
-//! description (event order, finality, entry funcs).
+//! The provider table through the pure transition function: table-level vectors (one test per
+//! notable transition of Go's table), every (event, status) pair against a transcription of
+//! Go's `ProviderEvents`, and the static description (event order, finality, entry funcs).
 
 mod provider_fixtures;
 
@@ -39,7 +39,7 @@ fn one_of_each() -> Vec<ProviderInput> {
     ]
 }
 
-// ---- §6.5 table-level vectors -------------------------------------------------------------
+// ---- table-level vectors -----------------------------------------------------------------
 
 #[test]
 fn open_in_new_stays_and_resets_funds() {
@@ -279,7 +279,8 @@ enum Expect {
     Invalid,
 }
 
-/// Spec §3.1, transcribed independently of the `fsm!` declaration.
+/// Go's `ProviderEvents` table (`provider_fsm.go`), transcribed independently of the `fsm!`
+/// declaration.
 fn spec(event: ProviderEvent, status: DealStatus) -> Expect {
     use Expect::{Invalid, JustRecord, NoChange, To};
     use ProviderEvent as E;

@@ -7,8 +7,8 @@
 //! does. It reacts to what the provider's entry funcs tell data transfer (validation results,
 //! resume, close), which the environment posts to its mailbox.
 //!
-//! The client is a sequence of [`Phase`]s. A deal found in the store (a resumed run) enters the
-//! phase its stored status implies ([`Phase::resume`]); the provider, opened with resume on
+//! The client is a sequence of `Phase`s. A deal found in the store (a resumed run) enters the
+//! phase its stored status implies (`Phase::resume`); the provider, opened with resume on
 //! open, re-runs the entry func of that status, whose signals are already waiting in the
 //! mailbox.
 //!

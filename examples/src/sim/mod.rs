@@ -9,10 +9,11 @@
 //! * [`client`]: each deal's client, which opens the deal through pull validation and then
 //!   only raises data-transfer events, mapped to provider inputs by
 //!   [`transfer_event_input`](retrieval_provider::sources::transfer_event_input);
-//! * [`env`]: the provider's environment and chain node, sharing each deal's data-transfer
-//!   channel with its client and posting what the provider tells data transfer back to it;
-//! * [`run`]: the group, the workers, the notification dispatcher and the final check of every
-//!   stored deal against its plan ([`Summary`]);
+//! * [`env`](mod@env): the provider's environment and chain node, sharing each deal's
+//!   data-transfer channel with its client and posting what the provider tells data transfer
+//!   back to it;
+//! * [`run`](mod@run): the group, the workers, the notification dispatcher and the final check
+//!   of every stored deal against its plan ([`Summary`]);
 //! * [`manifest`]: the plan written to the data directory, read back by `--resume`;
 //! * [`cli`]: flags and `main`.
 

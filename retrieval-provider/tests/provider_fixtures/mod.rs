@@ -143,7 +143,7 @@ pub fn error_response(message: &str) -> DealResponse {
     }
 }
 
-/// `[accepted, pause, finalization, limit, result]`, the spec's notation.
+/// A validation result written compactly as `[accepted, pause, finalization, limit, result]`.
 pub fn vr(
     accepted: bool,
     force_pause: bool,
