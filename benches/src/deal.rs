@@ -297,7 +297,7 @@ mod tests {
         let mut deal = Deal::new(u64::MAX - 3);
         for status in STATUSES {
             deal.status = status;
-            deal.channel = (status as u8 % 2 == 0).then_some(42);
+            deal.channel = (status as u8).is_multiple_of(2).then_some(42);
             deal.message = format!("in {status:?}");
             let mut bytes = Vec::new();
             FixedCodec.encode(&deal, &mut bytes).unwrap();

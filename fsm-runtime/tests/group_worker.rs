@@ -315,7 +315,7 @@ impl PlayerEntry for Club {
         let Some(group) = self.group.get() else {
             return Err("no group".into());
         };
-        let other = u64::from(ball.hits % 2 == 0);
+        let other = u64::from(ball.hits.is_multiple_of(2));
         for _ in 0..3 {
             // The peer may have ended already; that is not this player's failure.
             if group.send(other, PlayerInput::Hit).await.is_ok() {
@@ -477,10 +477,10 @@ async fn a_panicking_clone_or_codec_halts_only_that_machine() {
         );
         let failed = loop {
             let note = subscription.recv().await;
-            if let Ok(note) = note {
-                if let Change::Failed { kind, .. } = note.change {
-                    break kind;
-                }
+            if let Ok(note) = note
+                && let Change::Failed { kind, .. } = note.change
+            {
+                break kind;
             }
         };
         assert_eq!(failed, FailureKind::EnginePanic);
