@@ -231,7 +231,9 @@ impl Inner {
             let address: Option<String> = row.try_get(2).map_err(PgError::db(doing))?;
             let live: bool = row.try_get(3).map_err(PgError::db(doing))?;
             let secs: f64 = row.try_get(4).map_err(PgError::db(doing))?;
-            let Some(index) = usize::try_from(shard).ok().filter(|&index| index < wanted.len())
+            let Some(index) = usize::try_from(shard)
+                .ok()
+                .filter(|&index| index < wanted.len())
             else {
                 continue;
             };
@@ -260,10 +262,7 @@ impl Inner {
         // Below MAX_SHARDS, so each fits an i32.
         let claim: Vec<i32> = desired.iter().map(|&shard| shard as i32).collect();
         let claimed = client
-            .query(
-                sql::CLAIM_SHARDS,
-                &[&self.group, &self.owner, &claim, &ttl],
-            )
+            .query(sql::CLAIM_SHARDS, &[&self.group, &self.owner, &claim, &ttl])
             .await
             .map_err(PgError::db(doing))?;
         let until = now + self.lease_ttl;
@@ -271,7 +270,10 @@ impl Inner {
         for row in &claimed {
             let shard: i32 = row.try_get(0).map_err(PgError::db(doing))?;
             let epoch: i64 = row.try_get(1).map_err(PgError::db(doing))?;
-            if let Some(index) = usize::try_from(shard).ok().filter(|&index| index < held.len()) {
+            if let Some(index) = usize::try_from(shard)
+                .ok()
+                .filter(|&index| index < held.len())
+            {
                 held[index] = Some(epoch);
                 holders[index] = Some(Holder {
                     owner: self.owner.as_str().into(),
@@ -325,10 +327,7 @@ impl Inner {
 
     /// Ends this instance's shard leases and its membership at once, so the others rebalance
     /// without waiting for its heartbeat to expire; retries for `policy`.
-    pub(crate) async fn hand_over(
-        &self,
-        policy: &crate::RetryPolicy,
-    ) -> Result<(), PgError> {
+    pub(crate) async fn hand_over(&self, policy: &crate::RetryPolicy) -> Result<(), PgError> {
         let doing = "handing shards over";
         let none: Option<Vec<i32>> = None;
         let none = &none;

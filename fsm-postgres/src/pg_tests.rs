@@ -472,7 +472,10 @@ async fn resumable_scans_return_the_non_final_machines_of_owned_shards_only() {
     );
     let owner = b.owner_of(b"1").await.unwrap();
     assert_eq!(owner.owner.as_deref(), Some("b"));
-    assert_eq!(owner.epoch, 2, "a held it at epoch 1; b took it at the next");
+    assert_eq!(
+        owner.epoch, 2,
+        "a held it at epoch 1; b took it at the next"
+    );
     b.close().await.unwrap();
 }
 
@@ -631,7 +634,10 @@ async fn dropping_a_store_hands_its_shards_over_in_the_background() {
         if report.is_settled() && report.members == 1 {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "shards not handed over");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "shards not handed over"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(

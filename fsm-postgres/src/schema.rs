@@ -209,7 +209,11 @@ pub(crate) async fn open_group(
                 .await
                 .map_err(PgError::db(doing))?;
             let created = create_group(client, group, requested.unwrap_or(DEFAULT_SHARDS)).await;
-            let end = if created.is_ok() { "COMMIT" } else { "ROLLBACK" };
+            let end = if created.is_ok() {
+                "COMMIT"
+            } else {
+                "ROLLBACK"
+            };
             let ended = client.batch_execute(end).await.map_err(PgError::db(doing));
             let count = created?;
             ended?;
@@ -267,6 +271,10 @@ async fn create_group(client: &Client, group: &str, count: u32) -> Result<u32, P
             .execute(sql::SET_SHARDS, &[&group, &keys, &shards])
             .await
             .map_err(PgError::db(doing))?;
-        tracing::info!(group, assigned = keys.len(), "assigned shards to records written before shards");
+        tracing::info!(
+            group,
+            assigned = keys.len(),
+            "assigned shards to records written before shards"
+        );
     }
 }

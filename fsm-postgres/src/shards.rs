@@ -127,7 +127,10 @@ mod tests {
         for shard in 0..1024 {
             let old = desired_owner(shard, &before);
             let new = desired_owner(shard, &after);
-            assert!(new == old || new == Some("d"), "shard {shard}: {old:?} -> {new:?}");
+            assert!(
+                new == old || new == Some("d"),
+                "shard {shard}: {old:?} -> {new:?}"
+            );
         }
         let moved = desired_shards("d", &after, 1024).len();
         assert!((150..=370).contains(&moved), "{moved}");

@@ -19,8 +19,11 @@ pub(crate) const META_COLUMNS: usize = 9;
 /// records `$2` (distinct keys) get the values `$3` and the metadata `$5..$13` (one array per
 /// column), each only if it is at the version in `$4` (0: absent), if owner `$16` holds the
 /// lease of its shard (`$14`) at the epoch in `$15` and that lease still runs (the fencing
-/// check), and if the record was not written under a newer epoch. Records are locked in key
-/// order, so two such statements never deadlock; shard rows are only read.
+/// check), and if the record was not written under a newer epoch. The shard rows are locked
+/// `FOR SHARE` (in shard order) until the statement commits, so no other instance can take a
+/// shard while a write to it is under way: a takeover waits for it and then sees it, or comes
+/// first and the write finds the lease gone. Records are locked in key order, so two such
+/// statements never deadlock.
 ///
 /// Returns one row per key: `machine_id`, the shard epoch (null: this owner does not hold the
 /// shard at that epoch, or its lease ran out) and the record's new version (null: refused,
@@ -36,9 +39,12 @@ pub(crate) const PUT_BATCH: &str = concat!(
     ", shard, epoch)
     ),
     lease AS (
-        SELECT i.machine_id, i.epoch FROM input i JOIN fsm_shards s
-            ON s.group_name = $1 AND s.shard = i.shard
-        WHERE s.owner = $16 AND s.epoch = i.epoch AND s.expires_at > now()
+        SELECT i.machine_id, i.epoch FROM input i JOIN (
+            SELECT shard, epoch FROM fsm_shards
+            WHERE group_name = $1 AND shard = ANY($14::int4[]) AND owner = $16
+              AND expires_at > now()
+            ORDER BY shard FOR SHARE
+        ) s ON s.shard = i.shard AND s.epoch = i.epoch
     ),
     written AS (
         INSERT INTO fsm_records AS r (group_name, machine_id, value, version, epoch, shard, ",

@@ -351,6 +351,13 @@ impl Inner {
         }
     }
 
+    /// The caller's copy of `key` is the version read last: writes from it are not stale.
+    fn adopted(&self, key: &[u8]) {
+        if let Some(Seen::Known { tainted, .. }) = self.seen().get_mut(key) {
+            *tainted = false;
+        }
+    }
+
     pub(crate) fn ttl_secs(&self) -> f64 {
         self.lease_ttl.as_secs_f64()
     }
@@ -1277,7 +1284,8 @@ impl PgStore {
     /// joining waits until the others have handed its shards over.
     pub async fn settled(&self, timeout: Duration) -> Result<ShardReport, PgError> {
         let started = tokio::time::Instant::now();
-        let poll = (self.inner.lease_ttl / 20).clamp(Duration::from_millis(20), Duration::from_millis(250));
+        let poll = (self.inner.lease_ttl / 20)
+            .clamp(Duration::from_millis(20), Duration::from_millis(250));
         loop {
             let report = self.rebalance().await?;
             if report.is_settled() {
@@ -1353,6 +1361,10 @@ impl Store for PgStore {
 
     fn is_shared(&self) -> bool {
         true
+    }
+
+    fn adopted(&self, key: &[u8]) {
+        self.inner.adopted(key);
     }
 
     fn check_owner(&self, key: &[u8]) -> Result<(), StoreError> {

@@ -290,6 +290,9 @@ where
             takeover_task: std::sync::Mutex::new(None),
         });
         if self.resume {
+            // Subscribed before resuming: a takeover while resume on open runs is followed
+            // (its machines resumed twice at worst, never missed).
+            let takeovers = shared.store.takeovers();
             let report = resume(&shared).await.map_err(|error| match error {
                 ReadError::Store(error) => OpenError::Store(error),
                 other => OpenError::Store(StoreError::damaged(other.to_string())),
@@ -297,7 +300,7 @@ where
             for error in &report.errors {
                 tracing::warn!(machine = M::NAME, %error, "resume on open: skipping a record");
             }
-            if let Some(takeovers) = shared.store.takeovers() {
+            if let Some(takeovers) = takeovers {
                 let task = follow_takeovers(&shared, takeovers);
                 *shared.takeover_task() = Some(task);
             }
@@ -544,6 +547,8 @@ where
         let mut slot = Slot::loaded(state, meta.as_ref(), &shared.names);
         slot.busy = true;
         shard.insert(id.clone(), slot);
+        // The scanned record is the machine's working copy now.
+        shared.store.adopted(&entry.key);
         shared.enter();
         drop(shard);
         worker::spawn(Arc::clone(shared), id, true);
@@ -567,7 +572,8 @@ where
     C: Codec<M::State>,
 {
     let group = Arc::downgrade(shared);
-    let mut seen = *takeovers.borrow_and_update();
+    // The takeover number when the receiver was made: later ones are followed.
+    let mut seen = *takeovers.borrow();
     tokio::spawn(async move {
         // Ends when the store drops its side (closed).
         while takeovers.changed().await.is_ok() {

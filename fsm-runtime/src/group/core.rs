@@ -226,7 +226,13 @@ where
 
     /// Reads and decodes the stored record of `id`, with its metadata when that is usable
     /// (a record whose metadata is missing or damaged still loads; listings report the damage).
-    pub(super) async fn load(&self, id: &I) -> Result<Option<(M::State, Option<Meta>)>, LoadError> {
+    /// `working`: the record becomes the machine's working copy ([`Store::adopted`]), as
+    /// opposed to a read that only looks.
+    pub(super) async fn load(
+        &self,
+        id: &I,
+        working: bool,
+    ) -> Result<Option<(M::State, Option<Meta>)>, LoadError> {
         let key = self.key(id);
         let Some(entry) = self.store.get(&key).await.map_err(LoadError::Store)? else {
             return Ok(None);
@@ -236,6 +242,9 @@ where
             return Ok(None);
         };
         let state = self.codec.decode(&record).map_err(LoadError::Corrupt)?;
+        if working {
+            self.store.adopted(&key);
+        }
         Ok(Some((state, entry.meta.ok())))
     }
 

@@ -460,7 +460,7 @@ where
                 // Not in memory: load it without the lock, then insert it and queue on the
                 // next pass (unless a racing send or begin put a slot there meanwhile).
                 let input = pending.0;
-                loaded = Some(match shared.load(&id).await {
+                loaded = Some(match shared.load(&id, true).await {
                     Ok(Some(loaded)) => loaded,
                     Ok(None) => return Err(SendError::UnknownId { id, input }),
                     Err(LoadError::Corrupt(source)) => {
@@ -536,7 +536,7 @@ where
 
     /// The saved record of machine `id`, if it exists. One store read.
     pub async fn get(&self, id: &I) -> Result<Option<M::State>, ReadError<I>> {
-        match self.shared.load(id).await {
+        match self.shared.load(id, false).await {
             Ok(loaded) => Ok(loaded.map(|(state, _)| state)),
             Err(LoadError::Store(source)) => Err(ReadError::Store(source)),
             Err(LoadError::Corrupt(source)) => Err(ReadError::Corrupt {

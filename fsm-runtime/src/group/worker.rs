@@ -950,7 +950,7 @@ where
     /// unloaded: the returned phase rejects its queued inputs and removes the slot (the next
     /// access loads the record again).
     async fn rollback(&mut self) -> Result<M::State, Phase<M, I>> {
-        let error = match self.shared.load(&self.id).await {
+        let error = match self.shared.load(&self.id, true).await {
             Ok(Some((state, _))) => return Ok(state),
             Ok(None) => StoreError::damaged("the record vanished from the store"),
             Err(LoadError::Store(error)) => error,
@@ -995,7 +995,7 @@ where
             return Some((state, slot.last_active_ms));
         }
     }
-    let loaded = shared.load(id).await;
+    let loaded = shared.load(id, true).await;
     let mut guard = shared.lock(lock);
     match loaded {
         Ok(Some((state, meta))) => {

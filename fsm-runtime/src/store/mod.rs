@@ -387,6 +387,16 @@ pub trait Store: Send + Sync + 'static {
         Ok(())
     }
 
+    /// Tells the store that the record it returned last for `key` (by [`Store::get`] or a
+    /// scan) is now the caller's working copy of the machine, which its next write builds on.
+    /// The group calls it when it loads a machine to run it or resumes one, not for reads
+    /// that only look. A shared store that refuses writes from copies that may be stale
+    /// (another process wrote the record since this process's copy was made) counts such a
+    /// copy as fresh again. The default does nothing.
+    fn adopted(&self, key: &[u8]) {
+        let _ = key;
+    }
+
     /// For a store shared by several processes: a counter the store raises each time this
     /// process takes over machines another process ran (a dead or leaving process's share), so
     /// that the group resumes them ([`Store::scan_taken_over`]). `None` (the default): the
@@ -441,6 +451,10 @@ impl<S: Store + ?Sized> Store for Arc<S> {
 
     fn is_shared(&self) -> bool {
         (**self).is_shared()
+    }
+
+    fn adopted(&self, key: &[u8]) {
+        (**self).adopted(key);
     }
 
     fn check_owner(&self, key: &[u8]) -> Result<(), StoreError> {

@@ -97,6 +97,8 @@ pub enum OnRun {
     TriggerExplode,
     /// Triggers `Note("again")` every time: `Note` re-runs the entry func, forever.
     TriggerForever,
+    /// Waits for a permit of the environment's gate, then triggers `Finish`.
+    GateThenFinish,
 }
 
 /// The record of the test job machines.
@@ -270,6 +272,10 @@ impl JobEntry for Env {
             OnRun::Fail => return Err(format!("run failed for job {}", job.id).into()),
             OnRun::Panic => panic!("run panicked for job {}", job.id),
             OnRun::Gate => self.pass_gate().await,
+            OnRun::GateThenFinish => {
+                self.pass_gate().await;
+                ctx.trigger(JobInput::Finish);
+            }
             OnRun::GateThenTrigger => {
                 if job.log.is_empty() {
                     self.pass_gate().await;
