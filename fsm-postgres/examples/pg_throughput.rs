@@ -1,5 +1,5 @@
 //! P7: events/s through the PostgreSQL store, with one to three group instances sharing one
-//! group (instance `id % instances` owns machine `id`).
+//! group (each machine is driven through the instance that owns its shard).
 //!
 //! ```sh
 //! bash .ci/pg cargo run --release -p fsm-postgres --example pg_throughput -- 1 10000 10
@@ -73,16 +73,35 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let group_name = format!("p7-{}-{}", std::process::id(), instances);
     let mut groups: Vec<PgGroup> = Vec::new();
+    let mut stores = Vec::new();
     for instance in 0..instances {
         let store = PgStoreBuilder::new(&url, &group_name)
             .owner(format!("p7-instance-{instance}"))
             .lease_ttl(Duration::from_secs(30))
             .connect()
             .await?;
+        stores.push(store.clone());
         groups.push(Group::builder(store, NoEntry).open().await?);
     }
-    // Instance `id % instances` owns machine `id`.
-    let owner = |id: u64| groups[(id % instances) as usize].clone();
+    // Rebalance until every instance holds the shards it should (the first one took all of
+    // them; each round hands shards over or takes them).
+    loop {
+        let mut settled = true;
+        for store in &stores {
+            let report = store.rebalance().await?;
+            settled &= report.is_settled() && report.members == stores.len();
+        }
+        if settled {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The instance owning a machine's shard drives it.
+    let owner = |id: u64| {
+        let key = id.to_be_bytes();
+        let index = stores.iter().position(|store| store.owns(&key)).unwrap_or(0);
+        groups[index].clone()
+    };
     for id in 0..machines {
         let initial = Counter {
             status: Status::Counting,
@@ -115,7 +134,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         total as f64 / commits.max(1) as f64,
     );
     for group in &groups {
-        // Stops the group and closes its store, releasing the instance's leases.
+        // Stops the group and closes its store, handing the instance's shards over.
         group.close().await?;
     }
     Ok(())
