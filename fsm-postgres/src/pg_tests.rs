@@ -646,3 +646,108 @@ async fn dropping_a_store_hands_its_shards_over_in_the_background() {
     );
     observer.close().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_shard_migration_waits_for_older_instances_and_shards_old_records() {
+    let Some(url) = url("shard_migration") else {
+        return;
+    };
+    // A database of its own at schema version 2 (per-machine leases), with records of group
+    // `g` and a running lease of an older instance.
+    let database = unique("leases").to_lowercase();
+    admin(&url)
+        .await
+        .batch_execute(&format!("CREATE DATABASE {database}"))
+        .await
+        .unwrap();
+    let (base, _) = url.rsplit_once('/').unwrap();
+    let own_url = format!("{base}/{database}");
+    let old = admin(&own_url).await;
+    old.batch_execute(MIGRATIONS[0]).await.unwrap();
+    old.batch_execute(MIGRATIONS[1]).await.unwrap();
+    old.batch_execute(
+        "CREATE TABLE fsm_schema_version (
+             singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+             version integer NOT NULL
+         );
+         INSERT INTO fsm_schema_version (version) VALUES (2);
+         INSERT INTO fsm_records (group_name, machine_id, value, version, epoch, status, is_final)
+         VALUES ('g', 'm/1', 'one', 3, 7, 'Running', false),
+                ('g', 'm/2', 'two', 1, 2, 'Done', true);
+         INSERT INTO fsm_leases (group_name, machine_id, owner, epoch, expires_at)
+         VALUES ('g', 'm/1', 'old-node', 7, now() + interval '1 hour');",
+    )
+    .await
+    .unwrap();
+    let refused = PgStore::connect(&own_url, "g").await.unwrap_err();
+    match &refused {
+        PgError::MigrationBlocked { owners } => assert_eq!(owners, &["old-node".to_owned()]),
+        other => panic!("expected MigrationBlocked, got {other}"),
+    }
+    assert!(refused.to_string().contains("old-node"), "{refused}");
+    // Nothing changed: still version 2.
+    let version: i32 = old
+        .query_one("SELECT version FROM fsm_schema_version", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(version, 2);
+
+    // The older instance stopped (its lease ended): the migration runs, and opening the group
+    // gives every record its shard and resets its epoch below the first shard lease.
+    old.batch_execute("UPDATE fsm_leases SET expires_at = '-infinity'")
+        .await
+        .unwrap();
+    let store = PgStoreBuilder::new(&own_url, "g")
+        .shards(8)
+        .connect()
+        .await
+        .unwrap();
+    let rows = old
+        .query(
+            "SELECT machine_id, shard, epoch FROM fsm_records ORDER BY machine_id",
+            &[],
+        )
+        .await
+        .unwrap();
+    for row in &rows {
+        let key: Vec<u8> = row.get(0);
+        let shard: i32 = row.get(1);
+        let epoch: i64 = row.get(2);
+        assert_eq!(shard as u32, crate::shards::shard_of(&key, 8));
+        assert_eq!(epoch, 0);
+    }
+    // The old records are written through as before.
+    store.get(b"m/1").await.unwrap().unwrap();
+    let running = meta("Running", false);
+    let put = [WriteOp::Put {
+        key: b"m/1",
+        record: b"one again",
+        meta: &running,
+    }];
+    assert!(store.commit(&put).await.unwrap().is_all_ok());
+    // Another shard count for the same group is refused.
+    let mismatch = PgStoreBuilder::new(&own_url, "g")
+        .shards(16)
+        .connect()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            mismatch,
+            PgError::ShardCountMismatch {
+                stored: 8,
+                requested: 16,
+                ..
+            }
+        ),
+        "{mismatch}"
+    );
+    store.close().await.unwrap();
+    drop(old);
+    admin(&url)
+        .await
+        .batch_execute(&format!("DROP DATABASE {database} WITH (FORCE)"))
+        .await
+        .unwrap();
+}
