@@ -65,10 +65,10 @@ impl Link {
         let same = |cache: &Prepared| std::ptr::eq(Weak::as_ptr(&cache.0), Arc::as_ptr(client));
         {
             let cache = self.cache();
-            if same(&cache) {
-                if let Some(statement) = cache.1.get(sql) {
-                    return Ok(statement.clone());
-                }
+            if same(&cache)
+                && let Some(statement) = cache.1.get(sql)
+            {
+                return Ok(statement.clone());
             }
         }
         let statement = client.prepare(sql).await?;

@@ -90,10 +90,10 @@ impl Ownership {
     /// Forgets the lease of `shard` at `epoch` (a write found it ended); the next round takes
     /// it again if this instance should own it.
     pub(crate) fn lose(&mut self, shard: u32, epoch: i64) {
-        if let Some(slot) = self.held.get_mut(shard as usize) {
-            if *slot == Some(epoch) {
-                *slot = None;
-            }
+        if let Some(slot) = self.held.get_mut(shard as usize)
+            && *slot == Some(epoch)
+        {
+            *slot = None;
         }
     }
 

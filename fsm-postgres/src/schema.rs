@@ -183,10 +183,10 @@ pub(crate) async fn open_group(
     requested: Option<u32>,
 ) -> Result<u32, PgError> {
     let doing = "opening the group";
-    if let Some(count) = requested {
-        if !(1..=MAX_SHARDS).contains(&count) {
-            return Err(PgError::BadShardCount { requested: count });
-        }
+    if let Some(count) = requested
+        && !(1..=MAX_SHARDS).contains(&count)
+    {
+        return Err(PgError::BadShardCount { requested: count });
     }
     let stored = |row: Option<tokio_postgres::Row>| -> Result<Option<u32>, PgError> {
         let Some(row) = row else { return Ok(None) };

@@ -53,7 +53,7 @@ fn weight(member: &str, shard: u32) -> u64 {
 
 /// The member that should own `shard` among `members` (none when there are no members). Ties
 /// (equal weights) go to the smaller name, so every instance decides alike.
-pub fn desired_owner<'m>(shard: u32, members: &'m [String]) -> Option<&'m str> {
+pub fn desired_owner(shard: u32, members: &[String]) -> Option<&str> {
     members
         .iter()
         .map(|member| (weight(member, shard), std::cmp::Reverse(member.as_str())))

@@ -330,10 +330,10 @@ impl Inner {
     /// read was answered before that write committed) and says nothing new, so it is ignored;
     /// treating it as a foreign write would refuse this instance's next write of the machine.
     fn observe(seen: &mut HashMap<Vec<u8>, Seen>, key: &[u8], version: i64, insert: bool) {
-        if let Some(Seen::Known { version: known, .. }) = seen.get(key) {
-            if version < *known {
-                return;
-            }
+        if let Some(Seen::Known { version: known, .. }) = seen.get(key)
+            && version < *known
+        {
+            return;
         }
         let tainted = match seen.get(key) {
             Some(Seen::Known {

@@ -450,11 +450,11 @@ async fn link_unfinished_deals(
             let Some(record) = entry.record else {
                 continue;
             };
-            if let Ok(deal) = ProviderDealStateCodec.decode(&record) {
-                if !ProviderFsm::is_final(deal.status) {
-                    let plan = DealPlan::generate(spec.seed, index, &spec.mix);
-                    links.insert(index, Link::new(plan, Some(&deal)));
-                }
+            if let Ok(deal) = ProviderDealStateCodec.decode(&record)
+                && !ProviderFsm::is_final(deal.status)
+            {
+                let plan = DealPlan::generate(spec.seed, index, &spec.mix);
+                links.insert(index, Link::new(plan, Some(&deal)));
             }
         }
         match page.next {

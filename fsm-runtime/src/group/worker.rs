@@ -424,10 +424,8 @@ where
             tracing::warn!(machine = M::NAME, id = %self.id.display(), ?status, error = %text, "entry func failed");
             self.record_failure(state, kind, status, &text, halts).await;
             let mut shard = shared.lock(&shared.shards[self.shard]);
-            if let Some(slot) = shard.get_mut(&self.id) {
-                if halts {
-                    slot.ended = Some(Ended::Halted(status, Arc::clone(&text)));
-                }
+            if halts && let Some(slot) = shard.get_mut(&self.id) {
+                slot.ended = Some(Ended::Halted(status, Arc::clone(&text)));
             }
             drop(shard);
             self.notify_failure(kind, status, text, halts);

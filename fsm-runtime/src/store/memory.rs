@@ -246,15 +246,15 @@ impl MemoryStore {
 
     fn commit_now(&self, ops: &[WriteOp<'_>]) -> Result<Committed, StoreError> {
         self.check_open()?;
-        if let [op] = ops {
-            if !matches!(op, WriteOp::PutHeader { .. }) {
-                // One machine's write, the inline store's usual commit: one shard, no lists.
-                let mut shard = self.lock(self.shard_index(op.key()));
-                return Ok(match self.apply(&mut shard, op) {
-                    Ok(()) => Committed::all(),
-                    Err(error) => Committed::each(vec![Err(error)]),
-                });
-            }
+        if let [op] = ops
+            && !matches!(op, WriteOp::PutHeader { .. })
+        {
+            // One machine's write, the inline store's usual commit: one shard, no lists.
+            let mut shard = self.lock(self.shard_index(op.key()));
+            return Ok(match self.apply(&mut shard, op) {
+                Ok(()) => Committed::all(),
+                Err(error) => Committed::each(vec![Err(error)]),
+            });
         }
         // Lock every shard the batch touches, in index order (no deadlock), so the batch is
         // atomic for readers.
