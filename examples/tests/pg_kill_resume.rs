@@ -52,6 +52,7 @@ fn sim(url: &str, group: &str, data_dir: &Path) -> Command {
 }
 
 #[test]
+#[ignore = "needs a PostgreSQL server: bash .ci/pg cargo test -p fsm-examples -- --include-ignored"]
 fn a_killed_postgres_run_is_taken_over_by_resume() {
     let (Ok(url), Ok(bindir)) = (std::env::var("FSM_PG_URL"), std::env::var("FSM_PG_BINDIR"))
     else {

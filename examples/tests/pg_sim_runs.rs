@@ -13,6 +13,7 @@ const RUNS: u64 = 10;
 const DEALS: u64 = 5_000;
 
 #[test]
+#[ignore = "needs a PostgreSQL server: bash .ci/pg cargo test -p fsm-examples -- --include-ignored"]
 fn ten_postgres_runs_of_5000_deals_all_check_out() {
     let Ok(url) = std::env::var("FSM_PG_URL") else {
         eprintln!("skipped: FSM_PG_URL is not set (bash .ci/pg cargo test ... sets it)");

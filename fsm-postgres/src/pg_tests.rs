@@ -97,6 +97,7 @@ fn pg_error(error: &StoreError) -> &PgError {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a PostgreSQL server: bash .ci/pg cargo test -p fsm-postgres -- --include-ignored"]
 async fn metadata_round_trips_through_commit_get_and_scan() {
     let Some((url, store)) = store("meta_round_trip").await else {
         return;
@@ -280,6 +281,7 @@ async fn plan_of(client: &Client, group: &String, request: &ScanRequest<'_>) -> 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a PostgreSQL server: bash .ci/pg cargo test -p fsm-postgres -- --include-ignored"]
 async fn status_and_failure_queries_use_their_indexes() {
     let Some((url, store)) = store("status_index").await else {
         return;
@@ -355,6 +357,7 @@ async fn paged(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a PostgreSQL server: bash .ci/pg cargo test -p fsm-postgres -- --include-ignored"]
 async fn pages_return_every_row_once() {
     let Some((_, store)) = store("paging").await else {
         return;
@@ -415,6 +418,7 @@ async fn pages_return_every_row_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a PostgreSQL server: bash .ci/pg cargo test -p fsm-postgres -- --include-ignored"]
 async fn resumable_scans_return_the_non_final_machines_of_owned_shards_only() {
     let Some(url) = url("resumable") else {
         return;
@@ -480,6 +484,7 @@ async fn resumable_scans_return_the_non_final_machines_of_owned_shards_only() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a PostgreSQL server: bash .ci/pg cargo test -p fsm-postgres -- --include-ignored"]
 async fn rows_written_before_the_metadata_columns_report_missing_metadata() {
     let Some(url) = url("pre_metadata_schema") else {
         return;
@@ -552,6 +557,7 @@ async fn rows_written_before_the_metadata_columns_report_missing_metadata() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a PostgreSQL server: bash .ci/pg cargo test -p fsm-postgres -- --include-ignored"]
 async fn a_closed_store_refuses_every_call_and_has_handed_its_shards_over() {
     let Some(url) = url("closed") else {
         return;
@@ -606,6 +612,7 @@ async fn a_closed_store_refuses_every_call_and_has_handed_its_shards_over() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a PostgreSQL server: bash .ci/pg cargo test -p fsm-postgres -- --include-ignored"]
 async fn dropping_a_store_hands_its_shards_over_in_the_background() {
     let Some(url) = url("dropped") else {
         return;
@@ -648,6 +655,7 @@ async fn dropping_a_store_hands_its_shards_over_in_the_background() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a PostgreSQL server: bash .ci/pg cargo test -p fsm-postgres -- --include-ignored"]
 async fn the_shard_migration_waits_for_older_instances_and_shards_old_records() {
     let Some(url) = url("shard_migration") else {
         return;

@@ -412,6 +412,7 @@ fn hear(acks: &mpsc::Receiver<u64>, kept: &mpsc::Sender<u64>, count: usize) {
 }
 
 #[test]
+#[ignore = "needs a PostgreSQL server: bash .ci/pg cargo test -p fsm-postgres -- --include-ignored"]
 fn three_instances_take_over_a_killed_one_and_a_fourth_joins() {
     let test = "three_instances_take_over_a_killed_one_and_a_fourth_joins";
     let Some(url) = pg_support::url(test) else {
@@ -517,6 +518,7 @@ fn three_instances_take_over_a_killed_one_and_a_fourth_joins() {
 }
 
 #[test]
+#[ignore = "needs a PostgreSQL server: bash .ci/pg cargo test -p fsm-postgres -- --include-ignored"]
 fn a_paused_owner_is_fenced_after_its_shards_were_taken() {
     let test = "a_paused_owner_is_fenced_after_its_shards_were_taken";
     let Some(url) = pg_support::url(test) else {

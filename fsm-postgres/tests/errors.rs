@@ -39,6 +39,7 @@ async fn unreachable_server_names_the_address() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a PostgreSQL server: bash .ci/pg cargo test -p fsm-postgres -- --include-ignored"]
 async fn newer_schema_is_refused() {
     let Some(url) = pg_support::url("newer_schema_is_refused") else {
         return;
@@ -76,6 +77,7 @@ async fn newer_schema_is_refused() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a PostgreSQL server: bash .ci/pg cargo test -p fsm-postgres -- --include-ignored"]
 async fn dropped_connections_are_retried_and_no_acknowledged_event_is_lost() {
     let test = "dropped_connections";
     let Some(url) = pg_support::url(test) else {

@@ -134,6 +134,7 @@ fn assert_stale(error: &StoreError) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a PostgreSQL server: bash .ci/pg cargo test -p fsm-postgres -- --include-ignored"]
 async fn stale_owner_never_overwrites_a_newer_record() {
     let Some((a, b)) = paused_pair("stale_owner_never_overwrites_a_newer_record").await else {
         return;
@@ -181,6 +182,7 @@ async fn stale_owner_never_overwrites_a_newer_record() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a PostgreSQL server: bash .ci/pg cargo test -p fsm-postgres -- --include-ignored"]
 async fn metadata_writes_are_fenced_like_record_writes() {
     let Some((a, b)) = paused_pair("metadata_writes_are_fenced_like_record_writes").await else {
         return;
@@ -209,6 +211,7 @@ async fn metadata_writes_are_fenced_like_record_writes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a PostgreSQL server: bash .ci/pg cargo test -p fsm-postgres -- --include-ignored"]
 async fn groups_on_two_instances_never_lose_an_acknowledged_event() {
     let test = "groups_on_two_instances_never_lose_an_acknowledged_event";
     let Some((a_store, b_store)) = paused_pair(test).await else {

@@ -45,6 +45,7 @@ macro_rules! postgres_semantics {
         mod postgres_semantics {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                #[ignore = "needs a PostgreSQL server: bash .ci/pg cargo test -p fsm-postgres -- --include-ignored"]
                 async fn $name() {
                     super::run(stringify!($name), crate::semantics::suite::$name).await;
                 }
@@ -58,6 +59,7 @@ macro_rules! postgres_faults {
         mod postgres_faults {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                #[ignore = "needs a PostgreSQL server: bash .ci/pg cargo test -p fsm-postgres -- --include-ignored"]
                 async fn $name() {
                     super::run(stringify!($name), crate::faults::suite::$name).await;
                 }

@@ -17,7 +17,7 @@ pub fn url(test: &str) -> Option<String> {
         Ok(url) if !url.is_empty() => Some(url),
         _ => {
             eprintln!(
-                "skipping {test}: {URL_VAR} is not set (run `bash .ci/pg cargo test -p fsm-postgres`)"
+                "skipping {test}: {URL_VAR} is not set (run `bash .ci/pg cargo test -p fsm-postgres -- --include-ignored`)"
             );
             None
         }
