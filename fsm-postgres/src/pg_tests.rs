@@ -49,6 +49,27 @@ async fn admin(url: &str) -> Client {
     client
 }
 
+/// A database of its own (for tests that set up an older schema): its URL and name.
+async fn own_database(url: &str, test: &str) -> (String, String) {
+    let database = unique(test).to_lowercase();
+    admin(url)
+        .await
+        .batch_execute(&format!("CREATE DATABASE {database}"))
+        .await
+        .unwrap();
+    let (base, _) = url.rsplit_once('/').unwrap();
+    (format!("{base}/{database}"), database)
+}
+
+/// Drops a database of [`own_database`].
+async fn drop_database(url: &str, database: &str) {
+    admin(url)
+        .await
+        .batch_execute(&format!("DROP DATABASE {database} WITH (FORCE)"))
+        .await
+        .unwrap();
+}
+
 /// A store on a fresh group, or `None` without a database.
 async fn store(test: &str) -> Option<(String, PgStore)> {
     let url = url(test)?;
@@ -490,14 +511,7 @@ async fn rows_written_before_the_metadata_columns_report_missing_metadata() {
         return;
     };
     // A database of its own, at schema version 1 (before the metadata columns), with rows.
-    let database = unique("premeta").to_lowercase();
-    admin(&url)
-        .await
-        .batch_execute(&format!("CREATE DATABASE {database}"))
-        .await
-        .unwrap();
-    let (base, _) = url.rsplit_once('/').unwrap();
-    let own_url = format!("{base}/{database}");
+    let (own_url, database) = own_database(&url, "premeta").await;
     {
         let old = admin(&own_url).await;
         old.batch_execute(MIGRATIONS[0]).await.unwrap();
@@ -549,11 +563,7 @@ async fn rows_written_before_the_metadata_columns_report_missing_metadata() {
     assert_eq!(got.record.as_deref(), Some(&b"one"[..]));
     assert_eq!(got.meta, Ok(upgraded));
     store.close().await.unwrap();
-    admin(&url)
-        .await
-        .batch_execute(&format!("DROP DATABASE {database}"))
-        .await
-        .unwrap();
+    drop_database(&url, &database).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -662,14 +672,7 @@ async fn the_shard_migration_waits_for_older_instances_and_shards_old_records() 
     };
     // A database of its own at schema version 2 (per-machine leases), with records of group
     // `g` and a running lease of an older instance.
-    let database = unique("leases").to_lowercase();
-    admin(&url)
-        .await
-        .batch_execute(&format!("CREATE DATABASE {database}"))
-        .await
-        .unwrap();
-    let (base, _) = url.rsplit_once('/').unwrap();
-    let own_url = format!("{base}/{database}");
+    let (own_url, database) = own_database(&url, "leases").await;
     let old = admin(&own_url).await;
     old.batch_execute(MIGRATIONS[0]).await.unwrap();
     old.batch_execute(MIGRATIONS[1]).await.unwrap();
@@ -753,9 +756,5 @@ async fn the_shard_migration_waits_for_older_instances_and_shards_old_records() 
     );
     store.close().await.unwrap();
     drop(old);
-    admin(&url)
-        .await
-        .batch_execute(&format!("DROP DATABASE {database} WITH (FORCE)"))
-        .await
-        .unwrap();
+    drop_database(&url, &database).await;
 }

@@ -458,6 +458,37 @@ where
     S: Store,
     C: Codec<M::State>,
 {
+    let report = resume_from(shared, Resumable::All).await?;
+    tracing::debug!(
+        machine = M::NAME,
+        resumed = report.resumed,
+        "resumed machines"
+    );
+    Ok(report)
+}
+
+/// Which machines [`resume_from`] asks the store for.
+#[derive(Debug, Clone, Copy)]
+enum Resumable {
+    /// [`Store::scan_resumable`]: every machine this process may resume.
+    All,
+    /// [`Store::scan_taken_over`]: the machines of the takeovers `after + 1 ..= through`.
+    TakenOver { after: u64, through: u64 },
+}
+
+/// Resumes, page by page, the machines `which` names (see [`resume`]); stops early, with what
+/// it resumed so far, when the group is stopping.
+async fn resume_from<M, H, I, S, C>(
+    shared: &Arc<Shared<M, H, I, S, C>>,
+    which: Resumable,
+) -> Result<ResumeReport<I>, StoreError>
+where
+    M: RunEntry<H>,
+    H: Send + Sync + 'static,
+    I: MachineId,
+    S: Store,
+    C: Codec<M::State>,
+{
     let mut report = ResumeReport::default();
     let mut after: Option<Vec<u8>> = None;
     loop {
@@ -468,21 +499,26 @@ where
             limit: PAGE,
             with_records: true,
         };
-        let page = shared.store.scan_resumable(request).await?;
+        let page = match which {
+            Resumable::All => shared.store.scan_resumable(request).await?,
+            Resumable::TakenOver {
+                after: taken_after,
+                through,
+            } => {
+                shared
+                    .store
+                    .scan_taken_over(request, taken_after, through)
+                    .await?
+            }
+        };
         if !resume_entries(shared, page.entries, &mut report) {
             return Ok(report);
         }
         match page.next {
             Some(next) => after = Some(next),
-            None => break,
+            None => return Ok(report),
         }
     }
-    tracing::debug!(
-        machine = M::NAME,
-        resumed = report.resumed,
-        "resumed machines"
-    );
-    Ok(report)
 }
 
 /// Resumes the machines of `entries` (see [`resume`]), adding to `report`; `false` when the
@@ -584,32 +620,20 @@ where
             if shared.is_stopping() {
                 return;
             }
-            let mut report = ResumeReport::default();
-            let mut after: Option<Vec<u8>> = None;
-            loop {
-                let request = ScanRequest {
-                    prefix: &shared.prefix,
-                    filter: Filter::Active,
-                    after: after.as_deref(),
-                    limit: PAGE,
-                    with_records: true,
-                };
-                let page = match shared.store.scan_taken_over(request, seen, through).await {
-                    Ok(page) => page,
-                    Err(error) => {
-                        // The machines stay in this process's hands; `Group::resume` (or the
-                        // next takeover) picks them up.
-                        tracing::warn!(machine = M::NAME, %error, "resuming taken-over machines failed");
-                        break;
-                    }
-                };
-                if !resume_entries(&shared, page.entries, &mut report) {
-                    return;
+            let which = Resumable::TakenOver {
+                after: seen,
+                through,
+            };
+            let report = match resume_from(&shared, which).await {
+                Ok(report) => report,
+                Err(error) => {
+                    // The machines stay in this process's hands; `Group::resume` picks them up.
+                    tracing::warn!(machine = M::NAME, %error, "resuming taken-over machines failed");
+                    ResumeReport::default()
                 }
-                match page.next {
-                    Some(next) => after = Some(next),
-                    None => break,
-                }
+            };
+            if shared.is_stopping() {
+                return;
             }
             for error in &report.errors {
                 tracing::warn!(machine = M::NAME, %error, "takeover: skipping a record");
