@@ -99,7 +99,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // The instance owning a machine's shard drives it.
     let owner = |id: u64| {
         let key = id.to_be_bytes();
-        let index = stores.iter().position(|store| store.owns(&key)).unwrap_or(0);
+        let index = stores
+            .iter()
+            .position(|store| store.owns(&key))
+            .unwrap_or(0);
         groups[index].clone()
     };
     for id in 0..machines {
