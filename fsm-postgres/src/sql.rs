@@ -25,9 +25,12 @@ pub(crate) const META_COLUMNS: usize = 9;
 /// first and the write finds the lease gone. Records are locked in key order, so two such
 /// statements never deadlock.
 ///
-/// Returns one row per key: `machine_id`, the shard epoch (null: this owner does not hold the
-/// shard at that epoch, or its lease ran out) and the record's new version (null: refused,
-/// the record is not at the expected version or was written under a newer epoch).
+/// Returns one row per written record (`machine_id`, its new version, null), then one row per
+/// shard lease the statement found held (null, the epoch, the shard). A key without a row was
+/// refused: by its shard (no lease row at the epoch it named, or the lease ran out) or by its
+/// record (not at the expected version, or written under a newer epoch). The result is built
+/// without joining the batch back to what was written, which the planner, knowing nothing of
+/// the arrays' sizes, could turn into a nested loop over the whole batch.
 pub(crate) const PUT_BATCH: &str = concat!(
     "
     WITH input AS (
@@ -39,12 +42,10 @@ pub(crate) const PUT_BATCH: &str = concat!(
     ", shard, epoch)
     ),
     lease AS (
-        SELECT i.machine_id, i.epoch FROM input i JOIN (
-            SELECT shard, epoch FROM fsm_shards
-            WHERE group_name = $1 AND shard = ANY($14::int4[]) AND owner = $16
-              AND expires_at > now()
-            ORDER BY shard FOR SHARE
-        ) s ON s.shard = i.shard AND s.epoch = i.epoch
+        SELECT shard, epoch FROM fsm_shards
+        WHERE group_name = $1 AND shard = ANY($14::int4[]) AND owner = $16
+          AND expires_at > now()
+        ORDER BY shard FOR SHARE
     ),
     written AS (
         INSERT INTO fsm_records AS r (group_name, machine_id, value, version, epoch, shard, ",
@@ -53,7 +54,7 @@ pub(crate) const PUT_BATCH: &str = concat!(
         SELECT $1, i.machine_id, i.value, i.expected + 1, i.epoch, i.shard, i.status,
                i.is_final, i.last_active_ms, i.failure_kind, i.failure_status,
                i.failure_error, i.failure_at_ms, i.failure_halted, i.record_version
-        FROM input i JOIN lease le ON le.machine_id = i.machine_id
+        FROM input i JOIN lease le ON le.shard = i.shard AND le.epoch = i.epoch
         WHERE i.expected = 0 OR EXISTS (
             SELECT 1 FROM fsm_records x WHERE x.group_name = $1 AND x.machine_id = i.machine_id)
         ORDER BY i.machine_id
@@ -69,10 +70,9 @@ pub(crate) const PUT_BATCH: &str = concat!(
             WHERE r.version = EXCLUDED.version - 1 AND r.epoch <= EXCLUDED.epoch
         RETURNING r.machine_id, r.version
     )
-    SELECT i.machine_id, le.epoch, w.version
-    FROM input i
-    LEFT JOIN lease le ON le.machine_id = i.machine_id
-    LEFT JOIN written w ON w.machine_id = i.machine_id"
+    SELECT w.machine_id, w.version, NULL::int4 AS shard FROM written w
+    UNION ALL
+    SELECT NULL, le.epoch, le.shard FROM lease le"
 );
 
 /// The running leases owner `$3` holds among shards `$2` (an `int4[]`), as `shard, epoch`,

@@ -784,31 +784,36 @@ impl Inner {
             .query(&statement, &params)
             .await
             .map_err(PgError::db(doing))?;
-        let mut outcome: HashMap<Vec<u8>, (Option<i64>, Option<i64>)> =
-            HashMap::with_capacity(answered.len());
+        let mut versions: HashMap<Vec<u8>, i64> = HashMap::with_capacity(answered.len());
+        let mut leases: HashMap<u32, i64> = HashMap::new();
         for row in &answered {
-            let key: Vec<u8> = row.try_get(0).map_err(PgError::db(doing))?;
-            let epoch: Option<i64> = row.try_get(1).map_err(PgError::db(doing))?;
-            let version: Option<i64> = row.try_get(2).map_err(PgError::db(doing))?;
-            outcome.insert(key, (epoch, version));
+            let key: Option<Vec<u8>> = row.try_get(0).map_err(PgError::db(doing))?;
+            let number: i64 = row.try_get(1).map_err(PgError::db(doing))?;
+            let shard: Option<i32> = row.try_get(2).map_err(PgError::db(doing))?;
+            match (key, shard) {
+                (Some(key), _) => {
+                    versions.insert(key, number);
+                }
+                // Below MAX_SHARDS: the statement returns the shards it was given.
+                (None, Some(shard)) => {
+                    leases.insert(shard as u32, number);
+                }
+                (None, None) => {}
+            }
         }
         let mut each = Vec::with_capacity(writes.len());
         for write in writes {
-            let result = match outcome.get(write.key).copied() {
-                Some((_, Some(version))) => Ok(version),
-                Some((Some(epoch), None)) => {
+            let result = match versions.get(write.key) {
+                Some(&version) => Ok(version),
+                None if leases.get(&write.shard) == Some(&write.epoch) => {
                     let expected = match write.expect {
                         Expect::Version(version) => version,
                         Expect::Unknown => 0,
                     };
-                    self.already_written(client, write, expected, epoch, attempt)
+                    self.already_written(client, write, expected, write.epoch, attempt)
                         .await?
                 }
-                Some((None, None)) => self.fenced(client, write).await?,
-                None => Err(PgError::Stale {
-                    group: self.group.clone(),
-                    machine: MachineKey(write.key.to_vec()),
-                }),
+                None => self.fenced(client, write).await?,
             };
             each.push(result);
         }
