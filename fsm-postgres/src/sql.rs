@@ -25,6 +25,10 @@ pub(crate) const META_COLUMNS: usize = 9;
 /// first and the write finds the lease gone. Records are locked in key order, so two such
 /// statements never deadlock.
 ///
+/// The batch (`input`) is read once: the lease check is a semi-join on the (at most one row
+/// per shard) leases, so the planner cannot put the leases outside a loop that unpacks the
+/// arrays again for every lease.
+///
 /// Returns one row per written record (`machine_id`, its new version, null), then one row per
 /// shard lease the statement found held (null, the epoch, the shard). A key without a row was
 /// refused: by its shard (no lease row at the epoch it named, or the lease ran out) or by its
@@ -54,9 +58,10 @@ pub(crate) const PUT_BATCH: &str = concat!(
         SELECT $1, i.machine_id, i.value, i.expected + 1, i.epoch, i.shard, i.status,
                i.is_final, i.last_active_ms, i.failure_kind, i.failure_status,
                i.failure_error, i.failure_at_ms, i.failure_halted, i.record_version
-        FROM input i JOIN lease le ON le.shard = i.shard AND le.epoch = i.epoch
-        WHERE i.expected = 0 OR EXISTS (
-            SELECT 1 FROM fsm_records x WHERE x.group_name = $1 AND x.machine_id = i.machine_id)
+        FROM input i
+        WHERE EXISTS (SELECT 1 FROM lease le WHERE le.shard = i.shard AND le.epoch = i.epoch)
+          AND (i.expected = 0 OR EXISTS (
+            SELECT 1 FROM fsm_records x WHERE x.group_name = $1 AND x.machine_id = i.machine_id))
         ORDER BY i.machine_id
         ON CONFLICT (group_name, machine_id) DO UPDATE
             SET value = EXCLUDED.value, version = EXCLUDED.version, epoch = EXCLUDED.epoch,
