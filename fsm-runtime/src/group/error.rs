@@ -195,6 +195,7 @@ impl<M: Machine, I: MachineId> fmt::Debug for SendError<M, I> {
 /// Why [`Group::begin`](super::Group::begin) did not create a machine. The initial state is
 /// handed back where it was not stored.
 #[derive(thiserror::Error)]
+#[non_exhaustive]
 pub enum BeginError<M: Machine, I: MachineId> {
     /// A machine with this id already exists (in memory or in the store).
     #[error("machine {}: already exists", .id.display())]

@@ -302,6 +302,7 @@ pub struct ScanRequest<'a> {
 
 /// Why an entry's metadata is not usable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum MetaError {
     /// The record has no metadata (a store written by an older version, before an upgrade).
     #[error("the record has no engine metadata")]
