@@ -184,7 +184,7 @@ impl Inner {
                 self.rebalance_on(&client).await
             })
             .await?;
-        self.adopt(&report.taken, initial);
+        self.announce_takeover(&report.taken, initial);
         Ok(report)
     }
 
@@ -307,7 +307,7 @@ impl Inner {
     /// written them meanwhile); it needs no special care: a write from a stale copy expects an
     /// older version than the stored one and is refused as [`PgError::Stale`], after which the
     /// group reloads the machine, while a copy nobody changed meanwhile writes through.
-    fn adopt(&self, taken: &[u32], initial: bool) {
+    fn announce_takeover(&self, taken: &[u32], initial: bool) {
         if taken.is_empty() || initial {
             return;
         }

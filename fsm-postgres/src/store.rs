@@ -367,18 +367,26 @@ impl Inner {
         let _open = self.open().await?;
         let doing = "reading a shard lease";
         let shard = self.ownership().shard_of(key);
+        self.reader
+            .retrying(&self.retry, doing, |client, _| async move {
+                self.read_shard_owner(&client, shard, doing).await
+            })
+            .await
+    }
+
+    /// The lease of `shard` as the database holds it now (`owner` `None`: no running lease).
+    async fn read_shard_owner(
+        &self,
+        client: &Client,
+        shard: u32,
+        doing: &'static str,
+    ) -> Result<ShardOwner, PgError> {
         // Below MAX_SHARDS, so it fits an i32.
         let param = shard as i32;
-        let param = &param;
-        let row = self
-            .reader
-            .retrying(&self.retry, doing, |client, _| async move {
-                client
-                    .query_opt(sql::SHARD_OWNER, &[&self.group, param])
-                    .await
-                    .map_err(PgError::db(doing))
-            })
-            .await?;
+        let row = client
+            .query_opt(sql::SHARD_OWNER, &[&self.group, &param])
+            .await
+            .map_err(PgError::db(doing))?;
         let mut owner = ShardOwner {
             shard,
             owner: None,
@@ -686,31 +694,17 @@ impl Inner {
     /// The refusal of `write`, whose shard lease the server found ended or moved: forgets the
     /// lease and names the current holder, read from the database.
     async fn fenced(&self, client: &Client, write: &Planned<'_>) -> Result<Outcome, PgError> {
-        let doing = "committing writes";
         self.ownership().lose(write.shard, write.epoch);
-        // Below MAX_SHARDS, so it fits an i32.
-        let shard = write.shard as i32;
-        let row = client
-            .query_opt(sql::SHARD_OWNER, &[&self.group, &shard])
-            .await
-            .map_err(PgError::db(doing))?;
-        let (mut owner, mut address, mut expires_in) = (None, None, Duration::ZERO);
-        if let Some(row) = row {
-            let live: bool = row.try_get(2).map_err(PgError::db(doing))?;
-            if live {
-                owner = Some(row.try_get(0).map_err(PgError::db(doing))?);
-                address = row.try_get(1).map_err(PgError::db(doing))?;
-                let secs: f64 = row.try_get(3).map_err(PgError::db(doing))?;
-                expires_in = Duration::from_secs_f64(secs.max(0.0));
-            }
-        }
+        let holder = self
+            .read_shard_owner(client, write.shard, "committing writes")
+            .await?;
         Ok(Err(PgError::NotOwner {
             group: self.group.clone(),
             machine: MachineKey(write.key.to_vec()),
             shard: write.shard,
-            owner,
-            address,
-            expires_in,
+            owner: holder.owner,
+            address: holder.address,
+            expires_in: holder.expires_in,
         }))
     }
 
